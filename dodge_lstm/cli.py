@@ -1,0 +1,271 @@
+"""`dodge-lstm`: the offline pipeline (dataset, train, convert, sweep, eval, render) and `sim`.
+
+Heavy imports (TensorFlow, rclpy, matplotlib) happen inside the sub-command that needs them, so
+`dodge-lstm eval` starts in a fraction of a second on a machine without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dodge_lstm.config import TARGETING_MODES, SpawnConfig
+
+
+def _spawn_args(p: argparse.ArgumentParser) -> None:
+    d = SpawnConfig()
+    p.add_argument("--targeting", choices=TARGETING_MODES, default=d.targeting,
+                   help=f"how balls are aimed (default {d.targeting})")
+    p.add_argument("--num-balls", type=int, default=d.num_balls,
+                   help=f"balls alive at once (default {d.num_balls})")
+
+
+def _spawn_cfg(args: argparse.Namespace) -> SpawnConfig:
+    return SpawnConfig(targeting=args.targeting, num_balls=args.num_balls)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dodge_lstm.evaluation import evaluate, make_policy
+
+    policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
+    result = evaluate(policy, args.balls, seed=args.seed, spawn_cfg=_spawn_cfg(args),
+                      arenas=args.arenas, progress=not args.json)
+    print(result.to_json() if args.json else result.table())
+    return 0
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    from dodge_lstm.dataset import record_expert
+
+    if args.bag is not None:
+        from dodge_lstm.bag_dataset import recording_from_bags
+
+        rec = recording_from_bags(args.bag, namespace=args.namespace)
+    else:
+        rec = record_expert(args.episodes, seed=args.seed, episode_s=args.episode_seconds,
+                            spawn_cfg=_spawn_cfg(args), progress=True)
+    if args.mirror:
+        rec = rec.mirrored()
+    path = rec.save(args.out)
+    n_ep = len(set(rec.episode.tolist()))
+    print(f"wrote {path}: {rec.features.shape[0]} rows, {n_ep} episodes, "
+          f"{rec.num_features} features{' (mirrored)' if args.mirror else ''}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dodge_lstm.training import train_dataset
+
+    res = train_dataset(args.data, timesteps=args.timesteps, units=args.units,
+                        out_dir=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                        seed=args.seed, patience=args.patience,
+                        learning_rate=args.learning_rate)
+    print(f"trained t{args.timesteps}/u{args.units} in {res.seconds:.0f} s "
+          f"({res.epochs_run} epochs, best {res.best_epoch}): train loss {res.train_loss:.5f}, "
+          f"eval loss {res.eval_loss:.5f}\nwrote {res.model_path}, {res.history_path}, "
+          f"{res.plot_path}")
+    return 0
+
+
+def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
+                      count: int = 1000):
+    """Raw windows the conversion check runs: eval windows of `data`, or fresh expert ones."""
+    import json
+
+    import numpy as np
+
+    from dodge_lstm.dataset import Recording, record_expert
+    from dodge_lstm.windows import make_windows
+
+    meta_path = model_dir / "model.json" if model_dir.is_dir() else model_dir.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    n = int(meta["timesteps"])
+    rec = Recording.load(data) if data else record_expert(16, seed=seed, episode_s=10.0)
+    w = make_windows(rec.features, rec.commands, rec.episode, n)
+    pick = np.linspace(0, len(w) - 1, min(count, len(w))).astype(int)
+    return w.x[pick]
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from dodge_lstm.conversion import convert
+
+    windows = check_windows_for(Path(args.model_dir), args.data)
+    rep = convert(args.model_dir, args.out, check_windows=windows)
+    print(f"wrote {rep.tflite_path} ({rep.tflite_bytes} bytes, route {rep.route}) and "
+          f"{rep.metadata_path}; TFLite vs Keras max |diff| {rep.max_abs_err:.2e} on "
+          f"{rep.n_checked} windows")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from dodge_lstm.evaluation import make_policy
+    from dodge_lstm.render import render_gif, trace_episode
+
+    policy = make_policy(args.policy, seed=args.seed)
+    trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=_spawn_cfg(args))
+    out = render_gif(trace, args.out, title=policy.name)
+    _, hits, balls = trace.resolved[-1]
+    print(f"wrote {out}: {balls} balls, {hits} hits in {args.seconds:.0f} s")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from dodge_lstm.sweep import run_sweep
+
+    run_sweep(data=args.data, timesteps=_ints(args.timesteps), units=_ints(args.units),
+              out_dir=args.out, workers=args.workers, epochs=args.epochs, seed=args.seed,
+              eval_balls=args.eval_balls, eval_seed=args.eval_seed)
+    return 0
+
+
+def cmd_dagger(args: argparse.Namespace) -> int:
+    from dodge_lstm.dagger import run_dagger
+
+    results = run_dagger(data=args.data, out_dir=args.out, rounds=args.rounds,
+                         episodes=args.episodes, timesteps=args.timesteps, units=args.units,
+                         seed=args.seed, epochs=args.epochs, export=args.export)
+    best = max(results, key=lambda r: r.selection_threat_dodge_rate)
+    print(f"best round {best.round}: {best.model}"
+          + (f" -> exported to {args.export}" if args.export else ""))
+    return 0
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from dodge_lstm.bringup import SimOptions, format_summary, run_sim, summary_json
+
+    opts = SimOptions(duration=args.duration, policy=args.policy, timesteps=args.timesteps,
+                      units=args.units, model=args.model or "",
+                      record=str(args.record) if args.record else "",
+                      params_file=str(args.params_file) if args.params_file else "",
+                      real_time_factor=args.real_time_factor, seed=args.seed)
+    summary = run_sim(opts)
+    print(summary_json(summary) if args.json else format_summary(summary))
+    return 0 if summary.get("policy_state") in ("active", "unmanaged") else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(prog="dodge-lstm", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("eval", help="closed-loop dodge rate of a policy in parallel arenas")
+    p.add_argument("--policy", default="expert",
+                   help="expert | stationary | random | PATH.tflite (default expert)")
+    p.add_argument("--balls", type=int, default=2000, help="balls to resolve (default 2000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--arenas", type=int, default=256, help="parallel arenas (default 256)")
+    p.add_argument("--timesteps", type=int, default=None,
+                   help="expected model timesteps (checked against the model's metadata)")
+    _spawn_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("dataset", help="expert-labelled recordings from the arena or a bag")
+    p.add_argument("--episodes", type=int, default=512, help="episodes (default 512)")
+    p.add_argument("--episode-seconds", type=float, default=30.0,
+                   help="simulated seconds per episode (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--bag", type=Path, nargs="+", default=None,
+                   help="build the dataset from rosbag2 bags (MCAP or sqlite3, one episode "
+                        "each) instead of the arena")
+    p.add_argument("--namespace", default="", help="namespace of the recorded topics")
+    p.add_argument("--mirror", action="store_true",
+                   help="add the fore/aft mirror image of every episode")
+    p.add_argument("--out", type=Path, required=True, help="output .npz")
+    _spawn_args(p)
+    p.set_defaults(func=cmd_dataset)
+
+    p = sub.add_parser("train", help="train a Keras LSTM on a dataset")
+    p.add_argument("--data", type=Path, required=True, help="dataset .npz")
+    p.add_argument("--timesteps", type=int, default=5, help="window length N (default 5)")
+    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
+    p.add_argument("--epochs", type=int, default=40, help="most epochs (default 40)")
+    p.add_argument("--batch-size", type=int, default=256, help="batch size (default 256)")
+    p.add_argument("--patience", type=int, default=5,
+                   help="early stopping patience on eval loss (default 5)")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam step (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("convert", help="convert a trained model to TFLite (checked)")
+    p.add_argument("model_dir", type=Path, help="directory written by `train` (or a .keras)")
+    p.add_argument("--out", type=Path, required=True, help="output .tflite")
+    p.add_argument("--data", type=Path, default=None,
+                   help="dataset for the 1000 check windows (default: fresh expert episodes)")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("sweep", help="train, convert and evaluate a grid of (timesteps, units)")
+    p.add_argument("--data", type=Path, required=True, help="dataset .npz")
+    p.add_argument("--timesteps", default="1,3,5,8,10", help="comma list (default 1,3,5,8,10)")
+    p.add_argument("--units", default="4,8,15,20,32", help="comma list (default 4,8,15,20,32)")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--epochs", type=int, default=40, help="most epochs per model (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--eval-balls", type=int, default=2000,
+                   help="balls per closed-loop evaluation (default 2000)")
+    p.add_argument("--eval-seed", type=int, default=7, help="evaluation seed (default 7)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("dagger", help="behaviour cloning + DAgger rounds, keep the best model")
+    p.add_argument("--data", type=Path, required=True, help="expert dataset .npz (round 0)")
+    p.add_argument("--rounds", type=int, default=3, help="DAgger rounds after round 0 (3)")
+    p.add_argument("--episodes", type=int, default=512, help="episodes added per round (512)")
+    p.add_argument("--timesteps", type=int, default=5, help="window length N (default 5)")
+    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
+    p.add_argument("--epochs", type=int, default=40, help="most epochs per round (default 40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--export", type=Path, default=None,
+                   help="copy the best model (and its .json) here, e.g. models/lstm_t5_u15.tflite")
+    p.set_defaults(func=cmd_dagger)
+
+    p = sub.add_parser("render", help="animated GIF of one arena episode")
+    p.add_argument("--policy", default="expert",
+                   help="expert | stationary | random | PATH.tflite (default expert)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--seconds", type=float, default=15.0, help="episode length (default 15)")
+    p.add_argument("--out", type=Path, required=True, help="output .gif")
+    _spawn_args(p)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("sim", help="the sim.launch.py graph in one process, without launch")
+    p.add_argument("--duration", type=float, default=30.0,
+                   help="simulated seconds to run (default 30)")
+    p.add_argument("--policy", choices=("lstm", "expert"), default="lstm",
+                   help="who drives: the TFLite LSTM (lifecycle node) or the expert")
+    p.add_argument("--timesteps", type=int, default=5, help="LSTM window length (default 5)")
+    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
+    p.add_argument("--model", default=None,
+                   help="a .tflite path (default: models/lstm_t<N>_u<U>.tflite)")
+    p.add_argument("--record", type=Path, default=None, help="record a rosbag2 (MCAP) bag here")
+    p.add_argument("--params-file", type=Path, default=None,
+                   help="parameters YAML (default: the package's params/dodge_lstm.yaml)")
+    p.add_argument("--real-time-factor", type=float, default=1.0,
+                   help="simulated seconds per wall second (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="ball spawner seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_sim)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `dodge-lstm` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"dodge-lstm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Raw recordings: expert-labelled rows from the arena, stored so any window length can be cut.
+
+A recording keeps per-row features, the command in force, and the episode id (docs/DESIGN.md);
+windows are cut later by `windows.make_windows` for whatever `timesteps` a model wants. Bags
+recorded through ROS become the same structure (`bag_dataset`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from dodge_lstm import __version__
+from dodge_lstm.arena import Arena
+from dodge_lstm.config import ArenaConfig, SpawnConfig
+from dodge_lstm.evaluation import Policy
+from dodge_lstm.expert import ExpertConfig, ExpertPolicy
+from dodge_lstm.features import ball_features, feature_names, mirror_fore_aft
+
+DATASET_FORMAT = "dodge_lstm.dataset/1"
+STD_FLOOR = 1e-3
+
+
+@dataclass
+class Recording:
+    """Rows of features and commands, grouped in episodes."""
+
+    features: np.ndarray
+    """`[T, F]` float32."""
+    commands: np.ndarray
+    """`[T]` float32: the command in force at each row."""
+    episode: np.ndarray
+    """`[T]` int64 episode id."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.features.shape[1])
+
+    def normalization(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature mean and std (std floored so constant columns do not blow up)."""
+        mean = self.features.mean(axis=0, dtype=np.float64).astype(np.float32)
+        std = self.features.std(axis=0, dtype=np.float64).astype(np.float32)
+        return mean, np.maximum(std, STD_FLOOR).astype(np.float32)
+
+    def mirrored(self) -> Recording:
+        """This recording plus its fore/aft mirror image as new episodes."""
+        f, c = mirror_fore_aft(self.features, self.commands)
+        offset = int(self.episode.max()) + 1 if self.episode.size else 0
+        return Recording(
+            features=np.concatenate([self.features, f]),
+            commands=np.concatenate([self.commands, c]).astype(np.float32),
+            episode=np.concatenate([self.episode, self.episode + offset]),
+            meta=self.meta | {"mirrored": True},
+        )
+
+    @classmethod
+    def concat(cls, recordings: list[Recording]) -> Recording:
+        """Several recordings as one, episode ids renumbered so none collide."""
+        if not recordings:
+            raise ValueError("nothing to concatenate")
+        episodes, offset = [], 0
+        for rec in recordings:
+            _, ep = np.unique(rec.episode, return_inverse=True)
+            episodes.append(ep.astype(np.int64) + offset)
+            offset += int(ep.max()) + 1 if ep.size else 0
+        sources = [r.meta.get("source", "?") for r in recordings]
+        return cls(features=np.concatenate([r.features for r in recordings]),
+                   commands=np.concatenate([r.commands for r in recordings]),
+                   episode=np.concatenate(episodes),
+                   meta=recordings[0].meta | {"source": "+".join(sources),
+                                              "parts": [r.meta for r in recordings]})
+
+    def save(self, path: Path | str) -> Path:
+        """Write an `.npz` with the arrays, normalization statistics and metadata."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mean, std = self.normalization()
+        with path.open("wb") as fh:
+            np.savez_compressed(fh, features=self.features, commands=self.commands,
+                                episode=self.episode, feature_mean=mean, feature_std=std,
+                                meta=np.array(json.dumps(self.meta)))
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> Recording:
+        """Read an `.npz` written by `save`; raises ValueError naming what is missing."""
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"features", "commands", "episode", "meta"} - set(data.files)
+            if missing:
+                raise ValueError(f"{path} is not a dodge_lstm dataset: missing {sorted(missing)}")
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != DATASET_FORMAT:
+                raise ValueError(f"{path}: unknown dataset format {meta.get('format')!r}")
+            return cls(features=data["features"], commands=data["commands"],
+                       episode=data["episode"], meta=meta)
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hash of a dataset file, recorded in model metadata for provenance."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def base_meta(source: str, num_slots: int, arena_cfg: ArenaConfig, **extra: Any) -> dict[str, Any]:
+    """Metadata every recording carries, whatever its source."""
+    return {
+        "format": DATASET_FORMAT,
+        "source": source,
+        "num_slots": num_slots,
+        "feature_names": feature_names(num_slots),
+        "speed_limit": arena_cfg.speed_limit,
+        "control_rate_hz": arena_cfg.control_rate_hz,
+        "mirrored": False,
+        "package_version": __version__,
+    } | extra
+
+
+def record_expert(
+    episodes: int,
+    seed: int = 0,
+    episode_s: float = 30.0,
+    arena_cfg: ArenaConfig | None = None,
+    spawn_cfg: SpawnConfig | None = None,
+    expert_cfg: ExpertConfig | None = None,
+    num_slots: int = 2,
+    batch: int = 256,
+    progress: bool = False,
+    driver: Policy | None = None,
+    expert_share: float = 0.0,
+) -> Recording:
+    """Expert-labelled episodes from `episodes` arenas (vectorized in chunks of `batch`).
+
+    Without `driver` the expert drives (behaviour cloning). With a `driver` (the learned policy,
+    for DAgger) the driver's command is executed, except in arenas/ticks drawn with probability
+    `expert_share`, while the expert still labels every row: row t's command is the expert's
+    command for row t-1, which is what the window ending at t-1 is trained to output.
+    """
+    arena_cfg = (arena_cfg or ArenaConfig()).validate()
+    spawn_cfg = (spawn_cfg or SpawnConfig()).validate()
+    expert = ExpertPolicy(expert_cfg)
+    ticks = round(episode_s * arena_cfg.control_rate_hz)
+    f = 4 * num_slots
+    features = np.empty((episodes, ticks, f), dtype=np.float32)
+    commands = np.empty((episodes, ticks), dtype=np.float32)
+    seeds = np.random.SeedSequence(seed).spawn((episodes + batch - 1) // batch)
+    desc = "expert" if driver is None else f"dagger({driver.name})"
+    with tqdm(total=episodes * ticks, disable=not progress, unit="row", unit_scale=True,
+              desc=desc) as bar:
+        for chunk, start in enumerate(range(0, episodes, batch)):
+            stop = min(start + batch, episodes)
+            chunk_seed = int(seeds[chunk].generate_state(1)[0])
+            arena = Arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
+            mix_rng = np.random.default_rng(chunk_seed + 1)
+            if driver is not None:
+                driver.reset(arena)
+            label = np.zeros(stop - start)
+            for t in range(ticks):
+                rows, _ = ball_features(arena.robot_pos, arena.robot_yaw, arena.robot_vel,
+                                        arena.ball_pos, arena.ball_vel, arena.alive,
+                                        arena.ball_id, num_slots)
+                features[start:stop, t] = rows
+                commands[start:stop, t] = label
+                label = expert.act(arena)
+                if driver is None:
+                    arena.step(label)
+                else:
+                    executed = driver.act(arena)
+                    use_expert = mix_rng.random(stop - start) < expert_share
+                    arena.step(np.where(use_expert, label, executed))
+                bar.update(stop - start)
+    meta = base_meta("arena-expert" if driver is None else "arena-dagger", num_slots, arena_cfg,
+                     seed=seed, episodes=episodes, episode_s=episode_s,
+                     targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,
+                     driver=None if driver is None else driver.name, expert_share=expert_share)
+    return Recording(
+        features=features.reshape(-1, f),
+        commands=commands.reshape(-1),
+        episode=np.repeat(np.arange(episodes, dtype=np.int64), ticks),
+        meta=meta,
+    )

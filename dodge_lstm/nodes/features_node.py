@@ -1,0 +1,88 @@
+"""`ball_features`: the ring buffer between the world and the policy.
+
+On every robot `odom` (one per simulator tick, decimated to `rate_hz` by stamp) it turns the
+live balls into one feature row with the core `features.ball_features`, pushes it into the core
+`features.FeatureWindow`, and publishes the window on `dodge/window` as Float32MultiArray
+`(timesteps, features)`: the same code that built the training rows, so there is no skew.
+"""
+
+from __future__ import annotations
+
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32MultiArray, String
+
+from dodge_lstm.features import FeatureWindow
+from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
+from dodge_lstm.nodes.messages import msg_to_outcome, window_to_msg
+from dodge_lstm.nodes.parameters import declare
+from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
+
+# The policy only ever wants the newest window.
+WINDOW_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class BallFeatures(Node):
+    """Ring buffer of the last `timesteps` feature rows."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("ball_features", **kwargs)
+        self.timesteps = declare(self, "timesteps", 5, "Rows per window (the LSTM's N)",
+                                 read_only=True)
+        num_slots = declare(self, "num_slots", 2, "Ball slots per row (4 features each)",
+                            read_only=True)
+        rate = declare(self, "rate_hz", 10.0, "Rows per second (the training control rate)",
+                       read_only=True)
+        timeout = declare(self, "ball_timeout", 0.25,
+                          "Forget a ball whose last balls/odom is older than this [s]")
+        self.rows = FeatureRowBuilder(num_slots, rate, timeout)
+        self.window = FeatureWindow(self.timesteps, num_slots)
+        self.published = 0
+        self.rejected_outcomes = 0
+        self.pub = self.create_publisher(Float32MultiArray, "dodge/window", WINDOW_QOS)
+        self.create_subscription(Odometry, "balls/odom", self.rows.on_ball, STATE_QOS)
+        self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
+        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+
+    @property
+    def rejected(self) -> int:
+        """Messages rejected so far (non-finite odometry, malformed outcomes)."""
+        return self.rows.rejected + self.rows.tracker.rejected + self.rejected_outcomes
+
+    def on_outcome(self, msg: String) -> None:
+        """A resolved ball leaves the rows at once."""
+        try:
+            self.rows.on_outcome(msg_to_outcome(msg)["ball"])
+        except ValueError:
+            self.rejected_outcomes += 1
+
+    def on_odom(self, msg: Odometry) -> None:
+        """Push one row per control period and publish the window."""
+        row = self.rows.on_odom(msg)
+        if row is None:
+            return
+        self.window.push(row)
+        self.published += 1
+        self.pub.publish(window_to_msg(self.window.window()[0]))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the feature node alone (`ros2 run dodge_lstm ball_features`)."""
+    rclpy.init(args=args)
+    executor = SingleThreadedExecutor()
+    node = BallFeatures()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""`dodge_policy`: the lifecycle node that turns feature windows into `cmd_vel` at 10 Hz.
+
+Lifecycle (as in ros2/demos lifecycle_py):
+- configure: resolve the model (`model`, or `models_dir/lstm_t<timesteps>_u<units>.tflite`),
+  load it with the TFLite runtime and check it against `timesteps` and its metadata; on any
+  problem log what to do and return FAILURE (the node stays unconfigured, fix and retry).
+- activate: start the 10 Hz control timer; every fresh window is answered at once.
+- deactivate: stop the timer and publish one zero Twist.
+- cleanup / shutdown: release the model, publisher and subscription.
+
+Control: a valid window is run through the model immediately and its command published (no
+extra latency from waiting for the timer). The timer is the watchdog of the 10 Hz loop: while
+the newest window is older than `stale_periods` periods it publishes a zero Twist. A window
+with NaN/Inf, a malformed layout or the wrong shape is rejected, counted, and answered with a
+zero Twist: never a NaN command. Inference latency (p50/p99) is logged and published on
+`diagnostics` every `report_period` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float32MultiArray
+
+from dodge_lstm.nodes.features_node import WINDOW_QOS
+from dodge_lstm.nodes.messages import msg_to_window
+from dodge_lstm.nodes.parameters import declare
+from dodge_lstm.resources import model_for, models_dir
+from dodge_lstm.runtime import InvalidWindowError, ModelError, TFLitePolicy
+
+CMD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)  # newest command wins
+
+
+class DodgePolicy(LifecycleNode):
+    """TFLite LSTM policy with a real lifecycle."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("dodge_policy", **kwargs)
+        declare(self, "model", "", "Path of a .tflite model; empty: pick "
+                "lstm_t<timesteps>_u<units>.tflite from models_dir")
+        declare(self, "models_dir", str(models_dir()), "Folder of the shipped models")
+        declare(self, "timesteps", 5, "Window length the model must take (checked)")
+        declare(self, "units", 15, "LSTM units, used to pick the model when `model` is empty")
+        declare(self, "rate_hz", 10.0, "Control rate of the watchdog timer [Hz]")
+        declare(self, "stale_periods", 2.0, "A window older than this many periods is stale")
+        declare(self, "report_period", 5.0, "Seconds between latency reports")
+        self.model: TFLitePolicy | None = None
+        self.model_path: Path | None = None
+        self.cmd_pub = None
+        self.diag_pub = None
+        self.window_sub = None
+        self.timer = None
+        self.report_timer = None
+        self.active = False
+        self.reset_stats()
+
+    # -- statistics ----------------------------------------------------------------------------
+    def reset_stats(self) -> None:
+        """Counters since configure."""
+        self.inference_ns: deque[int] = deque(maxlen=2000)
+        self.windows = self.twists = self.rejected_nan = self.rejected_malformed = 0
+        self.stale_zeros = 0
+        self.last_window_ns: int | None = None
+
+    def stats(self) -> dict[str, float]:
+        """Counters and inference latency percentiles (µs) over the last 2000 calls."""
+        lat = np.array(self.inference_ns, dtype=np.float64) / 1e3
+        return {
+            "windows": self.windows, "twists": self.twists, "rejected_nan": self.rejected_nan,
+            "rejected_malformed": self.rejected_malformed, "stale_zeros": self.stale_zeros,
+            "inference_p50_us": float(np.percentile(lat, 50)) if lat.size else float("nan"),
+            "inference_p99_us": float(np.percentile(lat, 99)) if lat.size else float("nan"),
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def resolve_model_path(self) -> Path:
+        """The `model` parameter, or the shipped model named by timesteps and units."""
+        explicit = self.get_parameter("model").value
+        if explicit:
+            return Path(explicit).expanduser()
+        return model_for(self.get_parameter("timesteps").value,
+                         self.get_parameter("units").value,
+                         Path(self.get_parameter("models_dir").value))
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load and check the model; FAILURE with an actionable message on any problem."""
+        path = self.resolve_model_path()
+        try:
+            self.model = TFLitePolicy(path, timesteps=self.get_parameter("timesteps").value)
+            self.model_path = path
+        except ModelError as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.period_ns = int(1e9 / self.get_parameter("rate_hz").value)
+        self.stale_ns = int(self.get_parameter("stale_periods").value * self.period_ns)
+        self.reset_stats()
+        self.cmd_pub = self.create_lifecycle_publisher(Twist, "cmd_vel", CMD_QOS)
+        self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "diagnostics", 10)
+        self.window_sub = self.create_subscription(Float32MultiArray, "dodge/window",
+                                                   self.on_window, WINDOW_QOS)
+        self.get_logger().info(f"configured with {self.model}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start the control timer; publishers go live in super().on_activate()."""
+        self.timer = self.create_timer(1.0 / self.get_parameter("rate_hz").value, self.on_timer)
+        self.report_timer = self.create_timer(self.get_parameter("report_period").value,
+                                              self.report)
+        self.active = True
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop the timers and leave the robot with a zero command."""
+        self._stop_control()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything configure made."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Zero command if we were driving, then release."""
+        self._stop_control()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_control(self) -> None:
+        if self.active:
+            self.active = False
+            self.publish_command(0.0)
+        for timer in (self.timer, self.report_timer):
+            if timer is not None:
+                self.destroy_timer(timer)
+        self.timer = self.report_timer = None
+
+    def _release(self) -> None:
+        if self.window_sub is not None:
+            self.destroy_subscription(self.window_sub)
+        for pub in (self.cmd_pub, self.diag_pub):
+            if pub is not None:
+                self.destroy_lifecycle_publisher(pub)
+        self.window_sub = self.cmd_pub = self.diag_pub = None
+        self.model = None
+
+    # -- control -------------------------------------------------------------------------------
+    def publish_command(self, linear_x: float) -> None:
+        """Publish a Twist with only linear.x set (the seed's 1-D action)."""
+        if self.cmd_pub is None:
+            return
+        msg = Twist()
+        msg.linear.x = float(linear_x)
+        self.cmd_pub.publish(msg)
+        self.twists += 1
+
+    def on_window(self, msg: Float32MultiArray) -> None:
+        """Answer a window at once; reject bad ones with a zero command."""
+        if not self.active or self.model is None:
+            return
+        self.windows += 1
+        try:
+            window = msg_to_window(msg)
+        except ValueError as exc:
+            self.rejected_malformed += 1
+            self.get_logger().warning(f"malformed window rejected: {exc}",
+                                      throttle_duration_sec=5.0)
+            self.publish_command(0.0)
+            return
+        start = time.perf_counter_ns()
+        try:
+            cmd = self.model(window)
+        except InvalidWindowError as exc:
+            if np.isfinite(window).all():
+                self.rejected_malformed += 1
+            else:
+                self.rejected_nan += 1
+            self.get_logger().warning(f"window rejected: {exc}", throttle_duration_sec=5.0)
+            self.publish_command(0.0)
+            return
+        self.inference_ns.append(time.perf_counter_ns() - start)
+        self.last_window_ns = self.get_clock().now().nanoseconds
+        self.publish_command(cmd)
+
+    def on_timer(self) -> None:
+        """Watchdog: no fresh window for `stale_periods` periods -> zero command."""
+        now = self.get_clock().now().nanoseconds
+        if self.last_window_ns is None or now - self.last_window_ns > self.stale_ns:
+            self.stale_zeros += 1
+            self.publish_command(0.0)
+
+    def report(self) -> None:
+        """Log and publish latency percentiles and counters."""
+        s = self.stats()
+        self.get_logger().info(
+            f"inference p50 {s['inference_p50_us']:.1f} us, p99 {s['inference_p99_us']:.1f} us;"
+            f" windows {s['windows']}, twists {s['twists']}, rejected nan "
+            f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}")
+        if self.diag_pub is not None:
+            status = DiagnosticStatus(level=DiagnosticStatus.OK, name=self.get_name(),
+                                      message="inference latency",
+                                      values=[KeyValue(key=k, value=f"{v:.3f}")
+                                              for k, v in s.items()])
+            arr = DiagnosticArray(status=[status])
+            arr.header.stamp = self.get_clock().now().to_msg()
+            self.diag_pub.publish(arr)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the policy node; drive it with lifecycle services (or the launch file)."""
+    rclpy.init(args=args)
+    executor = SingleThreadedExecutor()
+    node = DodgePolicy()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.publish_command(0.0)  # leave the robot stopped, whatever state we were in
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

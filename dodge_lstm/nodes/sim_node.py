@@ -1,0 +1,161 @@
+"""`dodge_sim`: the embedded simulator, the default stand-in for Gazebo.
+
+Steps the core arena for one robot at `control_rate_hz * real_time_factor` (wall clock), applies
+the latest `cmd_vel`, and publishes what a Gazebo world with p3d plugins would: robot `odom`, one
+`balls/odom` message per live ball (`child_frame_id` = ball name), plus `balls/outcome` and,
+optionally, `/clock` so the rest of the graph can run on sim time (faster than real time too).
+Balls come from the `ball_spawner` through `balls/spawn`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import String
+
+from dodge_lstm.arena import Arena
+from dodge_lstm.config import ArenaConfig, SpawnConfig
+from dodge_lstm.nodes.messages import (
+    ball_state,
+    finite_odometry,
+    outcome_to_msg,
+    quaternion_from_yaw,
+)
+from dodge_lstm.nodes.parameters import declare, declare_config
+
+# Sensor-like streams: reliable so the recorder and the feature node see every tick, shallow
+# because a late state is worth less than the next one.
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Commands: only the newest matters.
+CMD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+# Spawn requests and outcomes are events: none may be lost.
+EVENT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class DodgeSim(Node):
+    """One robot, balls on request, swept collisions."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("dodge_sim", **kwargs)
+        self.cfg = declare_config(self, ArenaConfig())
+        self.real_time_factor = declare(self, "real_time_factor", 1.0,
+                                        "Simulated seconds per wall second (>1 runs faster)")
+        self.publish_clock = declare(self, "publish_clock", True,
+                                     "Publish /clock so other nodes can use_sim_time")
+        self.cmd_timeout = declare(self, "cmd_timeout", 0.5,
+                                   "Stop the robot if no cmd_vel arrived for this long [s]")
+        yaw = declare(self, "robot_yaw", 0.0, "Initial robot heading in the odom frame [rad]")
+        self.odom_frame = declare(self, "odom_frame", "odom", "World frame id")
+        self.base_frame = declare(self, "base_frame", "base_link", "Robot frame id")
+        if self.real_time_factor <= 0:
+            raise ValueError("real_time_factor must be > 0")
+        self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=8), auto_spawn=False,
+                           robot_yaw=yaw)
+        self.names: dict[int, str] = {}
+        self.cmd = 0.0
+        self.cmd_tick = -(10**9)
+        self.rejected_cmds = 0
+        self.rejected_spawns = 0
+        self.hits = self.balls_resolved = 0
+
+        self.odom_pub = self.create_publisher(Odometry, "odom", STATE_QOS)
+        self.balls_pub = self.create_publisher(Odometry, "balls/odom", STATE_QOS)
+        self.outcome_pub = self.create_publisher(String, "balls/outcome", EVENT_QOS)
+        self.clock_pub = (self.create_publisher(Clock, "/clock", STATE_QOS)
+                          if self.publish_clock else None)
+        self.create_subscription(Twist, "cmd_vel", self.on_cmd, CMD_QOS)
+        self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
+        self.timer = self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
+        self.publish_state()
+
+    @property
+    def sim_time(self) -> Time:
+        """Simulated time since start."""
+        return Time(nanoseconds=round(self.arena.tick * self.cfg.dt * 1e9))
+
+    def on_cmd(self, msg: Twist) -> None:
+        """Keep the newest finite linear.x; NaN/Inf commands are dropped and counted."""
+        if not math.isfinite(msg.linear.x):
+            self.rejected_cmds += 1
+            return
+        self.cmd = msg.linear.x
+        self.cmd_tick = self.arena.tick
+
+    def on_spawn(self, msg: Odometry) -> None:
+        """Add the requested ball (`child_frame_id` names it) if a slot is free."""
+        if not finite_odometry(msg) or not msg.child_frame_id:
+            self.rejected_spawns += 1
+            return
+        pos, vel = ball_state(msg)
+        ids = self.arena.add_balls(np.array([0]), pos[None], vel[None])
+        if ids[0] < 0:
+            self.rejected_spawns += 1
+            self.get_logger().warning(f"no free slot for {msg.child_frame_id}")
+            return
+        self.names[int(ids[0])] = msg.child_frame_id
+
+    def on_tick(self) -> None:
+        """Advance one control period and publish everything."""
+        fresh = (self.arena.tick - self.cmd_tick) * self.cfg.dt <= self.cmd_timeout
+        out = self.arena.step(np.array([self.cmd if fresh else 0.0]))
+        t = self.arena.time
+        for ball_id, hit, threat in zip(out.ball_id, out.hit, out.threat):
+            name = self.names.pop(int(ball_id), f"ball_{ball_id}")
+            self.outcome_pub.publish(outcome_to_msg(name, bool(hit), bool(threat), t))
+            self.balls_resolved += 1
+            self.hits += int(hit)
+        self.publish_state()
+
+    def publish_state(self) -> None:
+        """Clock first, then balls, then the robot: a consumer that acts on `odom` has already
+        received this tick's balls."""
+        stamp = self.sim_time.to_msg()
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=stamp))
+        a = self.arena
+        for slot in np.flatnonzero(a.alive[0]):
+            msg = Odometry()
+            msg.header.stamp = stamp
+            msg.header.frame_id = self.odom_frame
+            msg.child_frame_id = self.names.get(int(a.ball_id[0, slot]),
+                                                f"ball_{a.ball_id[0, slot]}")
+            msg.pose.pose.position.x, msg.pose.pose.position.y = map(float, a.ball_pos[0, slot])
+            msg.pose.pose.orientation.w = 1.0
+            msg.twist.twist.linear.x, msg.twist.twist.linear.y = map(float, a.ball_vel[0, slot])
+            self.balls_pub.publish(msg)
+        odom = Odometry()
+        odom.header.stamp = stamp
+        odom.header.frame_id = self.odom_frame
+        odom.child_frame_id = self.base_frame
+        odom.pose.pose.position.x, odom.pose.pose.position.y = map(float, a.robot_pos[0])
+        odom.pose.pose.orientation = quaternion_from_yaw(float(a.robot_yaw[0]))
+        odom.twist.twist.linear.x = float(a.robot_speed[0])
+        self.odom_pub.publish(odom)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the simulator alone (`ros2 run dodge_lstm dodge_sim`)."""
+    rclpy.init(args=args)
+    executor = SingleThreadedExecutor()
+    node = DodgeSim()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""`ball_spawner`: the seed's spawner, topping the world up to `num_balls` live balls.
+
+It keeps `num_balls` slots; an empty slot is refilled after U(0, delay_max) simulated seconds
+with a ball drawn by the core `spawning.spawn_balls` (same modes, ranges and defaults as the
+arena) relative to the robot pose from `odom`. Requests go out on `balls/spawn` as
+nav_msgs/Odometry (`child_frame_id` = new ball name, pose and world-frame twist = where and how
+fast the ball starts); `balls/outcome` frees a slot. Time is taken from `odom` stamps, so it
+follows sim time at any real-time factor. A Gazebo backend can serve the same topic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import rclpy
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from dodge_lstm.config import SpawnConfig
+from dodge_lstm.nodes.messages import (
+    finite_odometry,
+    msg_to_outcome,
+    robot_state,
+    stamp_ns,
+)
+from dodge_lstm.nodes.parameters import declare, declare_config
+from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
+from dodge_lstm.spawning import spawn_balls
+
+
+class BallSpawner(Node):
+    """Keeps `num_balls` balls in the air."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("ball_spawner", **kwargs)
+        self.cfg = declare_config(self, SpawnConfig())
+        seed = declare(self, "seed", 0, "Random seed of the spawner", read_only=True)
+        self.rng = np.random.default_rng(seed)
+        self.slots: list[str | None] = [None] * self.cfg.num_balls
+        self.due_ns = (self.rng.uniform(0.0, self.cfg.delay_max, self.cfg.num_balls)
+                       * 1e9).astype(np.int64)
+        self.start_ns: int | None = None
+        self.count = 0
+        self.rejected = 0
+        self.pub = self.create_publisher(Odometry, "balls/spawn", EVENT_QOS)
+        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+        self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
+
+    def on_outcome(self, msg: String) -> None:
+        """Free the slot of a resolved ball; its refill waits U(0, delay_max)."""
+        try:
+            name = msg_to_outcome(msg)["ball"]
+        except ValueError:
+            self.rejected += 1
+            return
+        if name in self.slots and self.start_ns is not None:
+            k = self.slots.index(name)
+            self.slots[k] = None
+            self.due_ns[k] = self._now + int(self.rng.uniform(0.0, self.cfg.delay_max) * 1e9)
+
+    def on_odom(self, msg: Odometry) -> None:
+        """Each robot state is a tick: spawn whatever is due."""
+        if not finite_odometry(msg):
+            self.rejected += 1
+            return
+        self._now = stamp_ns(msg)
+        if self.start_ns is None:
+            self.start_ns = self._now
+            self.due_ns += self._now
+        due = [k for k, name in enumerate(self.slots)
+               if name is None and self.due_ns[k] <= self._now]
+        if not due:
+            return
+        pos, yaw, _ = robot_state(msg)
+        n = len(due)
+        bpos, bvel = spawn_balls(self.rng, np.tile(pos, (n, 1)), np.full(n, yaw), self.cfg)
+        for k, p, v in zip(due, bpos, bvel):
+            name = f"ball_{self.count}"
+            self.count += 1
+            self.slots[k] = name
+            req = Odometry()
+            req.header.stamp = msg.header.stamp
+            req.header.frame_id = msg.header.frame_id
+            req.child_frame_id = name
+            req.pose.pose.position.x, req.pose.pose.position.y = float(p[0]), float(p[1])
+            req.pose.pose.orientation.w = 1.0
+            req.twist.twist.linear.x, req.twist.twist.linear.y = float(v[0]), float(v[1])
+            self.pub.publish(req)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the spawner alone (`ros2 run dodge_lstm ball_spawner`)."""
+    rclpy.init(args=args)
+    executor = SingleThreadedExecutor()
+    node = BallSpawner()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

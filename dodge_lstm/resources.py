@@ -1,0 +1,45 @@
+"""Where the package's installed data lives: models and parameter files.
+
+Under colcon/ROS the data is in the ament share directory; in a pip or source checkout it sits
+next to the Python package. Nodes and the CLI ask here instead of guessing paths.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = "dodge_lstm"
+
+
+def share_dir() -> Path:
+    """`share/dodge_lstm` of an ament install, else the source checkout's root."""
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+
+        try:
+            share = Path(get_package_share_directory(PACKAGE))
+            if (share / "models").is_dir():
+                return share
+        except (PackageNotFoundError, OSError):  # not installed, or no AMENT_PREFIX_PATH
+            pass
+    except ImportError:
+        pass
+    return Path(__file__).resolve().parent.parent
+
+
+def models_dir() -> Path:
+    """Folder holding the shipped `lstm_t<N>_u<U>.tflite` models."""
+    return share_dir() / "models"
+
+
+def default_params_file() -> Path:
+    """The package's `params/dodge_lstm.yaml`."""
+    return share_dir() / "params" / "dodge_lstm.yaml"
+
+
+def model_for(timesteps: int, units: int, directory: Path | None = None) -> Path:
+    """Path of the model named by its hyperparameters (it may not exist)."""
+    return (directory or models_dir()) / f"lstm_t{timesteps}_u{units}.tflite"

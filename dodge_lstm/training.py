@@ -1,0 +1,387 @@
+"""Train the dodge LSTM with Keras: windows [B, N, F] -> bounded `cmd_vel.linear.x`.
+
+TensorFlow/Keras are imported inside functions so that importing this module (e.g. from the
+CLI's argument parsing, or for `split_by_episode`) stays cheap and TF-free. Inputs arrive
+already normalized; the mean/std travel in the metadata JSON and the runtime applies them, so
+the model itself has no Normalization layer.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dodge_lstm.runtime import MODEL_FORMAT, metadata_problems
+
+__all__ = [
+    "TrainResult",
+    "build_model",
+    "default_feature_names",
+    "package_version",
+    "split_by_episode",
+    "train",
+    "write_metadata",
+]
+
+
+def _import_keras() -> Any:
+    """Import Keras with TF's C++ info logs muted (unless the user set the level)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def package_version() -> str:
+    """Version of the installed package, for provenance in metadata."""
+    try:
+        from dodge_lstm import __version__  # type: ignore[attr-defined]
+
+        return str(__version__)
+    except ImportError:
+        pass
+    try:
+        from importlib.metadata import version
+
+        return version("dodge_lstm")
+    except Exception:
+        return "unknown"
+
+
+def default_feature_names(num_features: int) -> list[str]:
+    """DESIGN.md feature names `b{k}_{x,y,vx,vy}` for `num_features // 4` slots."""
+    if num_features % 4:
+        raise ValueError(f"num_features must be a multiple of 4, got {num_features}")
+    return [f"b{k}_{c}" for k in range(num_features // 4) for c in ("x", "y", "vx", "vy")]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def write_metadata(path: str | Path, **fields: Any) -> dict[str, Any]:
+    """Write the `dodge_lstm.model/1` JSON (DESIGN.md) and return it; raises ValueError if invalid.
+
+    `format` and `package_version` are filled in, `input_shape` defaults to
+    [1, timesteps, num_features]. Extra keys are kept (readers ignore unknown keys).
+    """
+    meta: dict[str, Any] = {"format": MODEL_FORMAT}
+    meta.update({k: _jsonable(v) for k, v in fields.items()})
+    meta.setdefault("package_version", package_version())
+    if "input_shape" not in meta and "timesteps" in meta and "num_features" in meta:
+        meta["input_shape"] = [1, meta["timesteps"], meta["num_features"]]
+    for key in ("train_loss", "eval_loss", "speed_limit"):
+        if isinstance(meta.get(key), int) and not isinstance(meta.get(key), bool):
+            meta[key] = float(meta[key])
+    problems = metadata_problems(meta)
+    if problems:
+        raise ValueError(f"refusing to write invalid model metadata {path}: {'; '.join(problems)}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)  # atomic: a reader never sees half a file
+    return meta
+
+
+def build_model(
+    timesteps: int,
+    units: int,
+    num_features: int = 8,
+    speed_limit: float = 1.0,
+    batch_size: int | None = None,
+    unroll: bool = False,
+) -> Any:
+    """Input[N, F] -> LSTM(units) -> Dense(1, tanh) -> x speed_limit.
+
+    `speed_limit * tanh` bounds the command inside the robot's limit while staying smooth
+    (gradients never vanish at the bound like clipping would). The scale is a built-in
+    `Rescaling` layer so `model.keras` loads without custom objects. Layer names are part of
+    the contract (`lstm`, `command`, `speed_limit`): conversion and `LSTMWeights` read them.
+    """
+    if timesteps < 1 or units < 1 or num_features < 1:
+        raise ValueError(f"need timesteps, units, num_features >= 1: {timesteps, units}")
+    if not (np.isfinite(speed_limit) and speed_limit > 0):
+        raise ValueError(f"speed_limit must be positive, got {speed_limit}")
+    keras = _import_keras()
+    inputs = keras.Input((timesteps, num_features), batch_size=batch_size, name="window")
+    h = keras.layers.LSTM(units, unroll=unroll, name="lstm")(inputs)
+    y = keras.layers.Dense(1, activation="tanh", name="command")(h)
+    y = keras.layers.Rescaling(float(speed_limit), name="speed_limit")(y)
+    return keras.Model(inputs, y, name=f"dodge_lstm_t{timesteps}_u{units}")
+
+
+def split_by_episode(
+    episode_ids_of_windows: np.ndarray, eval_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean (train, eval) masks over windows that never split an episode.
+
+    Windows of one episode overlap and are near-duplicates, so a per-window split would leak
+    the eval set into training. `round(eval_fraction * episodes)` whole episodes (at least one,
+    leaving at least one for training) go to eval, chosen by a seeded permutation.
+    """
+    ids = np.asarray(episode_ids_of_windows)
+    if ids.ndim != 1:
+        raise ValueError(f"episode ids must be 1-D (one per window), got shape {ids.shape}")
+    if not 0.0 <= eval_fraction < 1.0:
+        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
+    episodes = np.unique(ids)
+    if eval_fraction == 0.0:
+        return np.ones(ids.shape, bool), np.zeros(ids.shape, bool)
+    if len(episodes) < 2:
+        raise ValueError(
+            f"need at least 2 episodes to split by episode, got {len(episodes)}; record more "
+            f"episodes or use eval_fraction=0"
+        )
+    n_eval = min(max(1, round(eval_fraction * len(episodes))), len(episodes) - 1)
+    eval_episodes = np.random.default_rng(seed).permutation(episodes)[:n_eval]
+    eval_mask = np.isin(ids, eval_episodes)
+    return ~eval_mask, eval_mask
+
+
+@dataclass
+class TrainResult:
+    """What `train` produced; losses are MSE in (m/s)^2 of the restored best weights."""
+
+    model_path: Path
+    metadata_path: Path
+    history_path: Path
+    plot_path: Path
+    history: dict[str, list[float]]
+    best_epoch: int  # 1-based
+    train_loss: float
+    eval_loss: float | None
+    epochs_run: int
+    seconds: float
+    metadata: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _tqdm_callback(keras: Any, epochs: int, enabled: bool) -> Any:
+    """A Keras callback driving one tqdm bar per fit (one tick per epoch)."""
+    from tqdm.auto import tqdm
+
+    class TqdmEpochs(keras.callbacks.Callback):
+        def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+            self.bar = tqdm(total=epochs, unit="epoch", desc="train", disable=not enabled)
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+            logs = logs or {}
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if "loss" in k})
+            self.bar.update(1)
+
+        def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
+            self.bar.close()
+
+    return TqdmEpochs()
+
+
+def _check_xy(name: str, x: np.ndarray, y: np.ndarray, n: int, f: int) -> tuple[Any, Any]:
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
+    if x.ndim != 3 or x.shape[1:] != (n, f):
+        raise ValueError(f"{name} windows must be [B, {n}, {f}], got {x.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"{name}: {len(x)} windows but {len(y)} labels")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError(f"{name} data holds NaN/Inf")
+    return x, y
+
+
+def _write_history(path: Path, history: Mapping[str, list[float]]) -> None:
+    loss, val = history["loss"], history.get("val_loss", [])
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["epoch", "loss", "val_loss"])
+        for i, v in enumerate(loss):
+            w.writerow([i + 1, repr(float(v)), repr(float(val[i])) if i < len(val) else ""])
+
+
+def _plot_history(path: Path, history: Mapping[str, list[float]], best_epoch: int) -> None:
+    # Figure + Agg canvas directly: no pyplot, so no global backend switch in the caller.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax.plot(epochs, history["loss"], label="train")
+    if history.get("val_loss"):
+        ax.plot(epochs, history["val_loss"], label="eval")
+    ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss [(m/s)^2]")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def train(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_eval: np.ndarray | None,
+    y_eval: np.ndarray | None,
+    *,
+    timesteps: int,
+    units: int,
+    speed_limit: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    patience: int,
+    out_dir: str | Path,
+    progress: bool = True,
+    learning_rate: float = 1e-3,
+    metadata: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Fit with Adam/MSE, early-stop on eval loss (best weights restored) and write artefacts.
+
+    `x_*` are normalized windows [B, N, F]. `metadata` supplies the dataset side of the model
+    JSON (`feature_mean`, `feature_std`, `feature_names`, `dataset_sha256`); without it the
+    identity normalization is recorded, which is right only if the inputs were not normalized.
+    Writes `model.keras`, `model.json`, `history.csv` and `loss.png` into `out_dir`.
+    """
+    t0 = time.perf_counter()
+    f = int(np.asarray(x_train).shape[-1]) if np.ndim(x_train) == 3 else 8
+    x_train, y_train = _check_xy("train", x_train, y_train, timesteps, f)
+    has_eval = x_eval is not None and len(x_eval) > 0
+    if has_eval:
+        x_eval, y_eval = _check_xy("eval", x_eval, y_eval, timesteps, f)
+    if len(x_train) == 0:
+        raise ValueError("no training windows")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    keras = _import_keras()
+    keras.utils.set_random_seed(seed)
+    model = build_model(timesteps, units, f, speed_limit)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    monitor = "val_loss" if has_eval else "loss"
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=patience, restore_best_weights=True
+        ),
+        _tqdm_callback(keras, epochs, progress),
+    ]
+    fit = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_eval, y_eval) if has_eval else None,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items() if "loss" in k}
+    best_epoch = int(np.argmin(history[monitor])) + 1
+
+    # Re-evaluate the restored weights: fit's `loss` is a running mean over a changing model.
+    eval_bs = max(batch_size, 1024)
+    train_loss = float(model.evaluate(x_train, y_train, batch_size=eval_bs, verbose=0))
+    eval_loss = (
+        float(model.evaluate(x_eval, y_eval, batch_size=eval_bs, verbose=0)) if has_eval else None
+    )
+
+    model_path = out / "model.keras"
+    model.save(model_path)
+    history_path = out / "history.csv"
+    _write_history(history_path, history)
+    plot_path = out / "loss.png"
+    _plot_history(plot_path, history, best_epoch)
+
+    extra = dict(metadata or {})
+    extra.setdefault("feature_names", default_feature_names(f))
+    extra.setdefault("feature_mean", [0.0] * f)
+    extra.setdefault("feature_std", [1.0] * f)
+    extra.setdefault("dataset_sha256", None)
+    # What this run knows wins over caller-supplied extras.
+    extra.update(
+        timesteps=timesteps,
+        units=units,
+        num_features=f,
+        speed_limit=float(speed_limit),
+        train_loss=train_loss,
+        eval_loss=eval_loss,
+        seed=seed,
+    )
+    meta = write_metadata(out / "model.json", **extra)
+    return TrainResult(
+        model_path=model_path,
+        metadata_path=out / "model.json",
+        history_path=history_path,
+        plot_path=plot_path,
+        history=history,
+        best_epoch=best_epoch,
+        train_loss=train_loss,
+        eval_loss=eval_loss,
+        epochs_run=len(history["loss"]),
+        seconds=time.perf_counter() - t0,
+        metadata=meta,
+    )
+
+
+def train_dataset(
+    data: str | Path,
+    *,
+    timesteps: int,
+    units: int,
+    out_dir: str | Path,
+    epochs: int = 40,
+    batch_size: int = 256,
+    seed: int = 0,
+    patience: int = 5,
+    eval_fraction: float = 0.2,
+    learning_rate: float = 1e-3,
+    progress: bool = True,
+) -> TrainResult:
+    """The `dodge-lstm train` step: raw recording -> windows -> normalized split -> `train`.
+
+    Normalization statistics come from the recording (all rows) and travel in the model's
+    metadata, so the runtime applies exactly what training saw.
+    """
+    from dodge_lstm.dataset import Recording, file_sha256
+    from dodge_lstm.windows import make_windows
+
+    rec = Recording.load(data)
+    mean, std = rec.normalization()
+    w = make_windows(rec.features, rec.commands, rec.episode, timesteps)
+    if len(w) == 0:
+        raise ValueError(f"{data} has no episode longer than timesteps={timesteps}")
+    x = ((w.x - mean) / std).astype(np.float32)
+    train_mask, eval_mask = split_by_episode(w.episode, eval_fraction, seed)
+    meta = {
+        "feature_mean": mean.tolist(),
+        "feature_std": std.tolist(),
+        "feature_names": rec.meta.get("feature_names", default_feature_names(rec.num_features)),
+        "dataset_sha256": file_sha256(data),
+        "dataset": Path(data).name,
+        "dataset_rows": int(rec.features.shape[0]),
+        "train_windows": int(train_mask.sum()),
+        "eval_windows": int(eval_mask.sum()),
+    }
+    return train(
+        x[train_mask], w.y[train_mask], x[eval_mask], w.y[eval_mask],
+        timesteps=timesteps, units=units,
+        speed_limit=float(rec.meta.get("speed_limit", 1.0)), epochs=epochs,
+        batch_size=batch_size, seed=seed, patience=patience, out_dir=out_dir,
+        progress=progress, learning_rate=learning_rate, metadata=meta,
+    )

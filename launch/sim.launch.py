@@ -1,0 +1,103 @@
+"""Bring up the dodgeball graph: simulator, spawner, feature ring buffer and a policy.
+
+    ros2 launch dodge_lstm sim.launch.py [timesteps:=5] [units:=15] [model:=PATH]
+        [policy:=lstm|expert] [record:=false] [sim:=embedded] [params_file:=PATH]
+
+With policy:=lstm the TFLite policy runs as a lifecycle node that this file configures and then
+activates through lifecycle events; if configure fails (wrong or missing model) the node stays
+unconfigured and logs what to do. Without the launch system, `dodge-lstm sim` builds the same
+graph from the same parameters file.
+"""
+
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    LogInfo,
+    RegisterEventHandler,
+    Shutdown,
+)
+from launch.conditions import IfCondition, LaunchConfigurationEquals
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.substitutions import FindPackageShare
+from lifecycle_msgs.msg import Transition
+
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    """The graph; every node reads its section of `params_file`."""
+    params_file = LaunchConfiguration("params_file")
+    timesteps = LaunchConfiguration("timesteps")
+    sim_time = {"use_sim_time": True}
+    is_lstm = LaunchConfigurationEquals("policy", "lstm")
+    is_expert = LaunchConfigurationEquals("policy", "expert")
+    embedded = LaunchConfigurationEquals("sim", "embedded")
+
+    args = [
+        DeclareLaunchArgument("timesteps", default_value="5",
+                              description="LSTM window length (feature node and policy)"),
+        DeclareLaunchArgument("units", default_value="15",
+                              description="LSTM units (picks models/lstm_t<N>_u<U>.tflite)"),
+        DeclareLaunchArgument("model", default_value="",
+                              description="A .tflite model path; empty picks by timesteps/units"),
+        DeclareLaunchArgument("policy", default_value="lstm", choices=["lstm", "expert"],
+                              description="Who drives the robot"),
+        DeclareLaunchArgument("record", default_value="false", choices=["true", "false"],
+                              description="Record a rosbag2 (MCAP) bag with dodge_recorder"),
+        DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "gazebo"],
+                              description="Simulator backend (gazebo arrives in a later release)"),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=PathJoinSubstitution([FindPackageShare("dodge_lstm"), "params",
+                                                "dodge_lstm.yaml"]),
+            description="Parameters YAML with a ros__parameters section per node"),
+    ]
+
+    sim = Node(package="dodge_lstm", executable="dodge_sim", name="dodge_sim", output="screen",
+               parameters=[params_file], condition=embedded)
+    gazebo_missing = [
+        LogInfo(condition=LaunchConfigurationEquals("sim", "gazebo"),
+                msg="sim:=gazebo is not available yet; use sim:=embedded"),
+        Shutdown(condition=LaunchConfigurationEquals("sim", "gazebo"),
+                 reason="sim:=gazebo is not implemented"),
+    ]
+    spawner = Node(package="dodge_lstm", executable="ball_spawner", name="ball_spawner",
+                   output="screen", parameters=[params_file, sim_time])
+    features = Node(package="dodge_lstm", executable="ball_features", name="ball_features",
+                    output="screen", parameters=[params_file, sim_time, {"timesteps": timesteps}],
+                    condition=is_lstm)
+    policy = LifecycleNode(
+        package="dodge_lstm", executable="dodge_policy", name="dodge_policy", namespace="",
+        output="screen", condition=is_lstm,
+        parameters=[params_file, sim_time, {"timesteps": timesteps,
+                                            "units": LaunchConfiguration("units"),
+                                            "model": LaunchConfiguration("model")}])
+    configure = EmitEvent(
+        event=ChangeState(lifecycle_node_matcher=matches_action(policy),
+                          transition_id=Transition.TRANSITION_CONFIGURE),
+        condition=is_lstm)
+    activate_when_configured = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=policy, goal_state="inactive",
+            entities=[
+                LogInfo(msg="dodge_policy configured; activating"),
+                EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
+                                            transition_id=Transition.TRANSITION_ACTIVATE)),
+            ]),
+        condition=is_lstm)
+    expert = Node(package="dodge_lstm", executable="expert_driver", name="expert_driver",
+                  output="screen", parameters=[params_file, sim_time], condition=is_expert)
+    # The recorder stamps on the wall clock (no use_sim_time), like `ros2 bag record`, so a
+    # bag keeps arrival order for `dodge-lstm dataset --bag`.
+    recorder = Node(package="dodge_lstm", executable="dodge_recorder", name="dodge_recorder",
+                    output="screen", parameters=[params_file],
+                    condition=IfCondition(LaunchConfiguration("record")))
+
+    return LaunchDescription([
+        *args, *gazebo_missing, sim, spawner, features, policy, activate_when_configured,
+        configure, expert, recorder,
+    ])

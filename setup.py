@@ -1,0 +1,42 @@
+"""ament_python build for dodge_lstm (colcon) and plain pip installs (`pip install -e .`)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "dodge_lstm"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/params", glob("params/*.yaml")),
+        (f"share/{PACKAGE}/worlds", glob("worlds/*")),
+        (f"share/{PACKAGE}/models", glob("models/*.tflite") + glob("models/*.json")),
+    ],
+    package_data={PACKAGE: []},
+    install_requires=["setuptools"],
+    extras_require={"test": ["pytest"]},
+    tests_require=["pytest"],
+    zip_safe=True,
+    maintainer="dodge_lstm maintainers",
+    maintainer_email="maintainers@dodge-lstm.invalid",
+    description="A mobile robot learns to dodge incoming balls with an LSTM in ROS 2.",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    entry_points={
+        "console_scripts": [
+            "dodge-lstm = dodge_lstm.cli:main",
+            "dodge_sim = dodge_lstm.nodes.sim_node:main",
+            "ball_spawner = dodge_lstm.nodes.spawner_node:main",
+            "ball_features = dodge_lstm.nodes.features_node:main",
+            "dodge_policy = dodge_lstm.nodes.policy_node:main",
+            "expert_driver = dodge_lstm.nodes.expert_node:main",
+            "dodge_recorder = dodge_lstm.nodes.recorder_node:main",
+        ],
+    },
+)

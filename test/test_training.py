@@ -1,0 +1,208 @@
+"""Tests for dodge_lstm.training: episode split, metadata contract, model, real training."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dodge_lstm.runtime import METADATA_KEYS, MODEL_FORMAT, metadata_problems
+from dodge_lstm.training import default_feature_names, split_by_episode, write_metadata
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def expert_windows(
+    episodes: int, timesteps: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Real windows: an arena-expert recording cut by `windows.make_windows`.
+
+    Returns normalized windows, labels [W, 1], episode ids, and the mean/std used.
+    """
+    from dodge_lstm.dataset import record_expert
+    from dodge_lstm.windows import make_windows
+
+    rec = record_expert(episodes, seed=seed, episode_s=20.0)
+    mean, std = rec.normalization()
+    w = make_windows(rec.features, rec.commands, rec.episode, timesteps)
+    return (w.x - mean) / std, w.y, w.episode, mean, std
+
+
+def valid_metadata_fields() -> dict:
+    return {
+        "timesteps": 5,
+        "units": 15,
+        "num_features": 8,
+        "feature_names": default_feature_names(8),
+        "feature_mean": np.linspace(-1, 1, 8, dtype=np.float32),
+        "feature_std": np.full(8, 2.0, dtype=np.float32),
+        "speed_limit": 1.0,
+        "dataset_sha256": "ab" * 32,
+        "train_loss": 0.01,
+        "eval_loss": 0.02,
+        "seed": 3,
+    }
+
+
+# --- split_by_episode ------------------------------------------------------------------------
+
+
+def test_split_by_episode_keeps_episodes_whole() -> None:
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 40, size=5000)
+    train_mask, eval_mask = split_by_episode(ids, 0.25, seed=7)
+    assert train_mask.dtype == bool and eval_mask.dtype == bool
+    assert np.array_equal(train_mask, ~eval_mask)
+    train_eps, eval_eps = set(ids[train_mask]), set(ids[eval_mask])
+    assert train_eps.isdisjoint(eval_eps)
+    assert len(eval_eps) == round(0.25 * len(np.unique(ids)))
+    again = split_by_episode(ids, 0.25, seed=7)
+    assert np.array_equal(again[1], eval_mask)
+    other = split_by_episode(ids, 0.25, seed=8)
+    assert not np.array_equal(other[1], eval_mask)
+
+
+def test_split_by_episode_edge_cases() -> None:
+    ids = np.array([0, 0, 1, 1, 1])
+    train_mask, eval_mask = split_by_episode(ids, 0.01, seed=0)  # rounds to 0 -> at least 1
+    assert eval_mask.sum() in (2, 3) and train_mask.sum() in (2, 3)
+    train_mask, eval_mask = split_by_episode(ids, 0.99, seed=0)  # keeps one for training
+    assert train_mask.any() and eval_mask.any()
+    train_mask, eval_mask = split_by_episode(ids, 0.0, seed=0)
+    assert train_mask.all() and not eval_mask.any()
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        split_by_episode(np.zeros(10, int), 0.2, seed=0)
+    with pytest.raises(ValueError, match="eval_fraction"):
+        split_by_episode(ids, 1.0, seed=0)
+
+
+# --- metadata ----------------------------------------------------------------------------------
+
+
+def test_write_metadata_matches_contract(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "model.json"
+    meta = write_metadata(path, **valid_metadata_fields())
+    on_disk = json.loads(path.read_text())
+    assert on_disk == meta
+    assert set(METADATA_KEYS) <= set(on_disk)
+    assert on_disk["format"] == MODEL_FORMAT
+    assert on_disk["input_shape"] == [1, 5, 8]
+    assert on_disk["feature_mean"] == pytest.approx(np.linspace(-1, 1, 8).tolist(), abs=1e-6)
+    assert isinstance(on_disk["package_version"], str)
+    assert metadata_problems(on_disk) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"feature_std": [1.0] * 7 + [0.0]}, "feature_std must be > 0"),
+        ({"feature_mean": [0.0] * 5}, "feature_mean must be a list of num_features=8"),
+        ({"timesteps": 0}, "timesteps must be a positive integer"),
+        ({"input_shape": [1, 4, 8]}, "input_shape"),
+        ({"speed_limit": -1.0}, "speed_limit"),
+        ({"format": "dodge_lstm.model/0"}, "format"),
+    ],
+)
+def test_write_metadata_refuses_invalid(tmp_path: Path, change: dict, problem: str) -> None:
+    fields = valid_metadata_fields() | change
+    with pytest.raises(ValueError, match=problem):
+        write_metadata(tmp_path / "m.json", **fields)
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_importing_training_does_not_import_tensorflow() -> None:
+    code = (
+        "import sys, dodge_lstm.training, dodge_lstm.conversion\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# --- model and training (TensorFlow) -----------------------------------------------------------
+
+
+@pytest.mark.tensorflow
+def test_build_model_is_bounded_and_unroll_agnostic() -> None:
+    pytest.importorskip("tensorflow")
+    from dodge_lstm.training import build_model
+
+    model = build_model(timesteps=4, units=6, speed_limit=0.7)
+    assert model.input_shape == (None, 4, 8)
+    assert model.output_shape == (None, 1)
+    assert [layer.name for layer in model.layers[1:]] == ["lstm", "command", "speed_limit"]
+    model.set_weights([w * 50.0 for w in model.get_weights()])  # saturate the output
+    x = np.random.default_rng(1).normal(scale=10.0, size=(64, 4, 8)).astype(np.float32)
+    y = model.predict(x, verbose=0)
+    assert np.all(np.abs(y) <= 0.7 + 1e-6)
+    assert np.abs(y).max() > 0.69  # the bound is reached, not just respected
+    unrolled = build_model(timesteps=4, units=6, speed_limit=0.7, batch_size=1, unroll=True)
+    assert unrolled.input_shape == (1, 4, 8)
+    unrolled.set_weights(model.get_weights())
+    y1 = np.concatenate([unrolled.predict(x[i : i + 1], verbose=0) for i in range(4)])
+    np.testing.assert_allclose(y1, y[:4], atol=1e-5)
+
+
+@pytest.mark.tensorflow
+def test_train_reduces_loss_and_writes_artefacts(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from dodge_lstm.training import train
+
+    x, y, episodes, mean, std = expert_windows(episodes=32, timesteps=5, seed=0)
+    train_mask, eval_mask = split_by_episode(episodes, 0.25, seed=0)
+    # MSE of the best constant: what a model that ignores its input would score.
+    baseline = float(np.mean((y[eval_mask] - y[train_mask].mean()) ** 2))
+    result = train(
+        x[train_mask],
+        y[train_mask],
+        x[eval_mask],
+        y[eval_mask],
+        timesteps=5,
+        units=15,
+        speed_limit=1.0,
+        epochs=8,
+        batch_size=64,
+        seed=1,
+        patience=3,
+        out_dir=tmp_path / "run",
+        progress=False,
+        learning_rate=5e-3,
+        metadata={"feature_mean": mean, "feature_std": std, "dataset_sha256": "cd" * 32},
+    )
+    hist = result.history
+    assert len(hist["loss"]) == len(hist["val_loss"]) == result.epochs_run <= 8
+    assert hist["val_loss"][-1] < hist["val_loss"][0]
+    assert result.eval_loss < 0.5 * baseline, (result.eval_loss, baseline)
+    # Best weights restored: the saved model scores the best epoch's eval loss.
+    assert result.eval_loss == pytest.approx(min(hist["val_loss"]), rel=1e-4)
+    assert result.best_epoch == int(np.argmin(hist["val_loss"])) + 1
+
+    import keras
+
+    saved = keras.models.load_model(result.model_path, compile=False)
+    pred = saved.predict(x[eval_mask], verbose=0)
+    mse = float(np.mean((pred - y[eval_mask]) ** 2))
+    assert mse == pytest.approx(result.eval_loss, rel=1e-4)
+
+    with result.history_path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, result.epochs_run + 1))
+    np.testing.assert_allclose([float(r["val_loss"]) for r in rows], hist["val_loss"])
+    assert result.plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    meta = json.loads(result.metadata_path.read_text())
+    assert metadata_problems(meta) == []
+    assert meta["timesteps"] == 5 and meta["units"] == 15 and meta["seed"] == 1
+    assert meta["feature_mean"] == mean.tolist()
+    assert meta["dataset_sha256"] == "cd" * 32
+    assert meta["eval_loss"] == pytest.approx(result.eval_loss)
+    assert meta["train_loss"] == pytest.approx(result.train_loss)
