@@ -67,6 +67,7 @@ class Monitor(Node):
         self.nonfinite_twists = 0
         self.pending_window_ns: int | None = None
         self.window_to_twist_ns: list[int] = []
+        self.twist_wall_ns: list[int] = []
         self.diagnostics: dict[str, float] = {}
         self.counting = False
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
@@ -103,6 +104,7 @@ class Monitor(Node):
             if not self.counting:
                 return
             self.twists += 1
+            self.twist_wall_ns.append(now)
             sim_now = self.get_clock().now().nanoseconds
             self.first_twist_ns = self.first_twist_ns or sim_now
             self.last_twist_ns = sim_now
@@ -233,6 +235,10 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         bag = recorder.stop_bag() if recorder is not None else None
         with monitor.lock:
             lat = np.array(monitor.window_to_twist_ns, dtype=np.float64) / 1e6
+            # Period jitter of the Twist stream on the wall clock: |interval - period / rtf|.
+            nominal_ms = 1e3 * sim.cfg.dt / opts.real_time_factor
+            gaps = np.diff(np.array(monitor.twist_wall_ns, dtype=np.float64)) / 1e6
+            jitter = np.abs(gaps - nominal_ms)
             diag = dict(monitor.diagnostics)
             span = ((monitor.last_twist_ns or 0) - (monitor.first_twist_ns or 0)) / 1e9
             dodged = monitor.threat_balls - monitor.threat_hits
@@ -254,6 +260,10 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
                 "inference_p99_us": diag.get("inference_p99_us", float("nan")),
                 "window_to_twist_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
                 "window_to_twist_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+                "twist_period_jitter_p50_ms": float(np.percentile(jitter, 50))
+                if jitter.size else None,
+                "twist_period_jitter_p99_ms": float(np.percentile(jitter, 99))
+                if jitter.size else None,
                 "sim_seconds": sim_seconds,
                 "wall_seconds": wall,
                 "real_time_factor": opts.real_time_factor,

@@ -190,7 +190,7 @@ class TFLitePolicy:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise ModelError(
-                f"model {self.path} does not exist; check the `model_path` parameter or convert "
+                f"model {self.path} does not exist; check the `model` parameter or convert "
                 f"a trained model with `dodge-lstm convert`"
             )
         self.metadata_path = metadata_path_for(self.path)

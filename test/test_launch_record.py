@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
-launch_testing = pytest.importorskip(
-    "launch_testing", reason="launch_testing is not installed (needs a ROS 2 distro)")
+pytest.importorskip("launch_testing",
+                    reason="launch_testing is not installed (needs a ROS 2 distro)")
 pytest.importorskip("launch_ros", reason="launch_ros is not installed (needs a ROS 2 distro)")
 
-import launch  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
-from launch.substitutions import PathJoinSubstitution  # noqa: E402
-from launch_ros.substitutions import FindPackageShare  # noqa: E402
-from launch_testing_ros.actions import EnableRmwIsolation  # noqa: E402
+import launch_testing
+import launch_testing.actions
+import launch_testing.asserts
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+from launch_testing_ros.actions import EnableRmwIsolation
+
+import launch
 
 BAG = Path(tempfile.mkdtemp(prefix="dodge_record_launch_")) / "bag"
 

@@ -10,20 +10,22 @@ import unittest
 
 import pytest
 
-launch_testing = pytest.importorskip(
-    "launch_testing", reason="launch_testing is not installed (needs a ROS 2 distro)")
+pytest.importorskip("launch_testing",
+                    reason="launch_testing is not installed (needs a ROS 2 distro)")
 pytest.importorskip("launch_ros", reason="launch_ros is not installed (needs a ROS 2 distro)")
 
-import launch  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
-import rclpy  # noqa: E402
-from geometry_msgs.msg import Twist  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
-from launch.substitutions import PathJoinSubstitution  # noqa: E402
-from launch_ros.substitutions import FindPackageShare  # noqa: E402
-from launch_testing_ros.actions import EnableRmwIsolation  # noqa: E402
-from lifecycle_msgs.srv import GetState  # noqa: E402
+import launch_testing
+import launch_testing.actions
+import launch_testing.asserts
+import rclpy
+from geometry_msgs.msg import Twist
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+from launch_testing_ros.actions import EnableRmwIsolation
+from lifecycle_msgs.srv import GetState
+
+import launch
 
 
 @pytest.mark.launch_test

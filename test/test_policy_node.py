@@ -166,13 +166,17 @@ def test_windows_nan_stale_and_deactivate(graph):
     assert spin_until(probe.executor, lambda: policy.stale_zeros >= stale0 + 3, 3.0)
     assert probe.twists[-1] == 0.0
     assert all(np.isfinite(probe.twists))
-    # Deactivate: exactly one more zero Twist, then silence.
+    # Deactivate right after a fresh window was answered: exactly one more (zero) Twist, then
+    # silence, even when windows keep coming.
+    w0 = policy.windows
     probe.pub.publish(window_to_msg(real_windows(1)[0]))
-    spin_until(probe.executor, lambda: False, 0.3)
+    assert spin_until(probe.executor, lambda: policy.windows > w0
+                      and len(probe.twists) == policy.twists, 3.0)
     n = len(probe.twists)
     assert probe.transition(Transition.TRANSITION_DEACTIVATE)
     assert spin_until(probe.executor, lambda: len(probe.twists) >= n + 1, 3.0)
     assert probe.twists[-1] == 0.0
+    probe.pub.publish(window_to_msg(real_windows(1)[0]))
     spin_until(probe.executor, lambda: False, 0.4)
     assert len(probe.twists) == n + 1
     assert probe.state() == "inactive"

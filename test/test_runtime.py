@@ -82,7 +82,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_missing_model_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.tflite"
-    with pytest.raises(ModelError, match=r"nope\.tflite does not exist.*model_path"):
+    with pytest.raises(ModelError, match=r"nope\.tflite does not exist.*`model` parameter"):
         TFLitePolicy(missing)
 
 

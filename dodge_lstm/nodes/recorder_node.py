@@ -357,6 +357,10 @@ class RecorderNode(Node):
         super().destroy_node()
 
 
+# Signals that end the recorder; main() turns both into KeyboardInterrupt.
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def main(args: list[str] | None = None) -> None:
     """Run the recorder until Ctrl-C / SIGTERM, then close the bag."""
     # rclpy's own handlers would shut the context down the moment a signal lands, before the bag
@@ -367,30 +371,39 @@ def main(args: list[str] | None = None) -> None:
     executor = SingleThreadedExecutor()
     # Spin off the main thread: Python raises KeyboardInterrupt only in the main thread, so a
     # signal can never interrupt a callback half way through a bag write.
-    spinner = threading.Thread(target=_spin, args=(executor,), name="spin", daemon=True)
+    spun = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(executor, spun), name="spin", daemon=True)
     try:
         node = RecorderNode()
         executor.add_node(node)
         spinner.start()
-        spinner.join()
+        # Not spinner.join(): on Python 3.11 a join interrupted by Ctrl-C marks the thread
+        # stopped while it still runs, and a thread inside rclpy at exit aborts the process.
+        spun.wait()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second Ctrl-C must not cut the bag's closing short (every wait below is bounded).
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         if node is not None:
             node.stop_bag()  # first, while logging still reaches /rosout; waits for a write
         # Shutting the context down is how rclpy's own SIGINT handling wakes a waiting executor;
         # Executor.shutdown() instead destroys its guard condition under a waiting spinner.
         rclpy.try_shutdown()
-        if spinner.is_alive():
-            spinner.join(timeout=5.0)
+        if spinner.ident is not None and spun.wait(timeout=5.0):
+            spinner.join()
         executor.shutdown()
         if node is not None:
             node.destroy_node()
 
 
-def _spin(executor: Executor) -> None:
-    with contextlib.suppress(ExternalShutdownException):
-        executor.spin()
+def _spin(executor: Executor, done: threading.Event) -> None:
+    try:
+        with contextlib.suppress(ExternalShutdownException):
+            executor.spin()
+    finally:
+        done.set()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""Benchmark the node graph in one process: window -> Twist latency and 10 Hz period jitter.
+
+Runs `dodge-lstm sim` (simulator, spawner, feature node, lifecycle TFLite policy, monitor) at
+real time and reads the monitor's numbers: latency from a window's arrival to the arrival of the
+Twist that answers it (both seen by a node in its own executor thread, through DDS), and the
+Twist stream's deviation from the 100 ms period. Prints a table and writes JSON.
+
+    .venv/bin/python bench/bench_graph.py [--duration 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+TARGETS = {"window_to_twist_p99_ms": 5.0, "twist_period_jitter_p99_ms": 2.0}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="simulated = wall seconds")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/graph.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+    from dodge_lstm.bringup import SimOptions, run_sim
+
+    s = run_sim(SimOptions(duration=args.duration, policy="lstm"))
+    rows = [
+        ("window -> Twist p50 [ms]", s["window_to_twist_p50_ms"], None),
+        ("window -> Twist p99 [ms]", s["window_to_twist_p99_ms"], "window_to_twist_p99_ms"),
+        ("period jitter p50 [ms]", s["twist_period_jitter_p50_ms"], None),
+        ("period jitter p99 [ms]", s["twist_period_jitter_p99_ms"], "twist_period_jitter_p99_ms"),
+        ("inference p50 [us]", s["inference_p50_us"], None),
+        ("inference p99 [us]", s["inference_p99_us"], None),
+        ("Twist rate [Hz]", s["twist_rate_hz"], None),
+    ]
+    print(f"{'metric':<28} {'value':>10}  target")
+    for name, value, key in rows:
+        target = ""
+        if key:
+            ok = value is not None and value <= TARGETS[key]
+            target = f"<= {TARGETS[key]}  {'meets' if ok else 'MISSES'}"
+        print(f"{name:<28} {value:>10.3f}  {target}")
+    print(f"policy state {s['policy_state']}, {s['twist_msgs']} Twists in {s['sim_seconds']:.0f} s")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": s, "targets": TARGETS}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
