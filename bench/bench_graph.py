@@ -34,6 +34,7 @@ def main() -> None:
         ("window -> Twist p99 [ms]", s["window_to_twist_p99_ms"], "window_to_twist_p99_ms"),
         ("period jitter p50 [ms]", s["twist_period_jitter_p50_ms"], None),
         ("period jitter p99 [ms]", s["twist_period_jitter_p99_ms"], "twist_period_jitter_p99_ms"),
+        ("simulator tick jitter p99 [ms]", s["odom_period_jitter_p99_ms"], None),
         ("inference p50 [us]", s["inference_p50_us"], None),
         ("inference p99 [us]", s["inference_p99_us"], None),
         ("Twist rate [Hz]", s["twist_rate_hz"], None),

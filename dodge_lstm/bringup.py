@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+from nav_msgs.msg import Odometry
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -32,7 +34,7 @@ from std_msgs.msg import Float32MultiArray, String
 from dodge_lstm.evaluation import wilson_interval
 from dodge_lstm.nodes.features_node import WINDOW_QOS
 from dodge_lstm.nodes.messages import msg_to_outcome
-from dodge_lstm.nodes.sim_node import EVENT_QOS
+from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
 from dodge_lstm.resources import default_params_file
 
 SERVICE_TIMEOUT_S = 10.0
@@ -62,18 +64,23 @@ class Monitor(Node):
         self.lock = threading.Lock()
         self.balls = self.hits = self.threat_balls = self.threat_hits = 0
         self.twists = 0
-        self.first_twist_ns: int | None = None
-        self.last_twist_ns: int | None = None
         self.nonfinite_twists = 0
         self.pending_window_ns: int | None = None
         self.window_to_twist_ns: list[int] = []
         self.twist_wall_ns: list[int] = []
+        self.odom_wall_ns: list[int] = []
         self.diagnostics: dict[str, float] = {}
         self.counting = False
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Twist, "cmd_vel", self.on_twist, 50)
         self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
         self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
+        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+
+    def on_odom(self, msg: Odometry) -> None:
+        """Simulator ticks as seen from outside: the reference for the Twist jitter."""
+        if self.counting:
+            self.odom_wall_ns.append(time.perf_counter_ns())
 
     def start_counting(self) -> None:
         """Count from now on; a window seen before this is nobody's latency."""
@@ -105,9 +112,6 @@ class Monitor(Node):
                 return
             self.twists += 1
             self.twist_wall_ns.append(now)
-            sim_now = self.get_clock().now().nanoseconds
-            self.first_twist_ns = self.first_twist_ns or sim_now
-            self.last_twist_ns = sim_now
             if self.pending_window_ns is not None:
                 self.window_to_twist_ns.append(now - self.pending_window_ns)
                 self.pending_window_ns = None
@@ -159,6 +163,11 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
 
     if opts.policy not in ("lstm", "expert"):
         raise ValueError(f"policy must be lstm or expert, got {opts.policy!r}")
+    # The monitor spins in its own thread; with CPython's default 5 ms GIL switch interval a
+    # callback ready in one executor can wait that long for the other thread's turn, which
+    # shows up directly as command jitter. 0.5 ms keeps the two executors interleaved.
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(5e-4)
     context = Context()
     rclpy.init(args=ros_args(opts), context=context)
     sim_time = [Parameter("use_sim_time", value=True)]
@@ -171,13 +180,15 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     try:
         sim = DodgeSim(parameter_overrides=[
             Parameter("real_time_factor", value=opts.real_time_factor)], **common)
-        spawner = BallSpawner(parameter_overrides=[*sim_time, Parameter("seed", value=opts.seed)],
-                              **common)
+        # The spawner and the feature node run on message stamps, not on their clocks: without
+        # use_sim_time they skip a /clock subscription each (fewer callbacks per tick, less
+        # jitter). The policy's staleness timer does need sim time.
+        spawner = BallSpawner(parameter_overrides=[Parameter("seed", value=opts.seed)], **common)
         nodes += [sim, spawner]
         policy_node: DodgePolicy | None = None
         if opts.policy == "lstm":
             features = BallFeatures(parameter_overrides=[
-                *sim_time, Parameter("timesteps", value=opts.timesteps)], **common)
+                Parameter("timesteps", value=opts.timesteps)], **common)
             policy_node = DodgePolicy(parameter_overrides=[
                 *sim_time, Parameter("timesteps", value=opts.timesteps),
                 Parameter("units", value=opts.units), Parameter("model", value=opts.model),
@@ -194,7 +205,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             recorder = RecorderNode(parameter_overrides=[
                 Parameter("output_dir", value=opts.record)], **common)
             nodes.append(recorder)
-        monitor = Monitor(parameter_overrides=sim_time, **common)
+        monitor = Monitor(**common)  # wall clock: it times the graph from outside
         for node in nodes:
             executor.add_node(node)
         monitor_exec.add_node(monitor)
@@ -239,8 +250,12 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             nominal_ms = 1e3 * sim.cfg.dt / opts.real_time_factor
             gaps = np.diff(np.array(monitor.twist_wall_ns, dtype=np.float64)) / 1e6
             jitter = np.abs(gaps - nominal_ms)
+            odom_gaps = np.diff(np.array(monitor.odom_wall_ns, dtype=np.float64)) / 1e6
+            odom_jitter = np.abs(odom_gaps - nominal_ms)
             diag = dict(monitor.diagnostics)
-            span = ((monitor.last_twist_ns or 0) - (monitor.first_twist_ns or 0)) / 1e9
+            # Twists per simulated second: wall-clock span scaled by the real-time factor.
+            wall_span = (gaps.sum() / 1e3) if gaps.size else 0.0
+            span = wall_span * opts.real_time_factor
             dodged = monitor.threat_balls - monitor.threat_hits
             summary = {
                 "policy": opts.policy if policy_node is None
@@ -264,6 +279,8 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
                 if jitter.size else None,
                 "twist_period_jitter_p99_ms": float(np.percentile(jitter, 99))
                 if jitter.size else None,
+                "odom_period_jitter_p99_ms": float(np.percentile(odom_jitter, 99))
+                if odom_jitter.size else None,
                 "sim_seconds": sim_seconds,
                 "wall_seconds": wall,
                 "real_time_factor": opts.real_time_factor,
@@ -284,6 +301,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown(context=context)
+        sys.setswitchinterval(previous_interval)
 
 
 def format_summary(s: dict[str, Any]) -> str:

@@ -69,27 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
-                      count: int = 1000):
-    """Raw windows the conversion check runs: eval windows of `data`, or fresh expert ones."""
-    import json
-
-    import numpy as np
-
-    from dodge_lstm.dataset import Recording, record_expert
-    from dodge_lstm.windows import make_windows
-
-    meta_path = model_dir / "model.json" if model_dir.is_dir() else model_dir.with_suffix(".json")
-    meta = json.loads(meta_path.read_text())
-    n = int(meta["timesteps"])
-    rec = Recording.load(data) if data else record_expert(16, seed=seed, episode_s=10.0)
-    w = make_windows(rec.features, rec.commands, rec.episode, n)
-    pick = np.linspace(0, len(w) - 1, min(count, len(w))).astype(int)
-    return w.x[pick]
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
-    from dodge_lstm.conversion import convert
+    from dodge_lstm.conversion import check_windows_for, convert
 
     windows = check_windows_for(Path(args.model_dir), args.data)
     rep = convert(args.model_dir, args.out, check_windows=windows)
@@ -159,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="expert | stationary | random | PATH.tflite (default expert)")
     p.add_argument("--balls", type=int, default=2000, help="balls to resolve (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--arenas", type=int, default=256, help="parallel arenas (default 256)")
+    p.add_argument("--arenas", type=int, default=64, help="parallel arenas (default 64)")
     p.add_argument("--timesteps", type=int, default=None,
                    help="expected model timesteps (checked against the model's metadata)")
     _spawn_args(p)

@@ -232,3 +232,19 @@ def convert(
         ops=ops,
         failed_routes=failed,
     )
+
+
+def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
+                      count: int = 1000) -> np.ndarray:
+    """Raw windows for the conversion check: `count` windows spread evenly over the recording
+    `data`, or over fresh expert episodes (unseen in training) when no dataset is given."""
+    from dodge_lstm.dataset import Recording, record_expert
+    from dodge_lstm.windows import make_windows
+
+    meta_path = model_dir / "model.json" if model_dir.is_dir() else model_dir.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    n = int(meta["timesteps"])
+    rec = Recording.load(data) if data else record_expert(16, seed=seed, episode_s=10.0)
+    w = make_windows(rec.features, rec.commands, rec.episode, n)
+    pick = np.linspace(0, len(w) - 1, min(count, len(w))).astype(int)
+    return w.x[pick]

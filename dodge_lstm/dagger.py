@@ -51,8 +51,7 @@ def run_dagger(
     progress: bool = True,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes."""
-    from dodge_lstm.cli import check_windows_for
-    from dodge_lstm.conversion import convert
+    from dodge_lstm.conversion import check_windows_for, convert
     from dodge_lstm.training import train_dataset
 
     out_dir = Path(out_dir)

@@ -97,7 +97,7 @@ def evaluate(
     seed: int = 0,
     arena_cfg: ArenaConfig | None = None,
     spawn_cfg: SpawnConfig | None = None,
-    arenas: int = 256,
+    arenas: int = 64,
     progress: bool = False,
 ) -> EvalResult:
     """Run `policy` until exactly `balls` balls are resolved (ties in the last tick are broken

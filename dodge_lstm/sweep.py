@@ -98,7 +98,7 @@ def _empty_row(job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
     """Train, convert and evaluate one pair; any exception becomes the row's `error`."""
-    from dodge_lstm.cli import check_windows_for
+    from dodge_lstm.conversion import check_windows_for
     from dodge_lstm.evaluation import evaluate, make_policy
 
     t0 = time.perf_counter()

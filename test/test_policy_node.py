@@ -187,3 +187,47 @@ def test_shipped_model_metadata_matches():
 
     meta = json.loads(Path(MODEL).with_suffix(".json").read_text())
     assert meta["timesteps"] == 5 and meta["units"] == 15 and meta["input_shape"] == [1, 5, 8]
+
+
+def test_sigint_leaves_the_robot_with_a_zero_command(ros_context):
+    """The node as its own process: active and driving, then Ctrl-C -> a last zero Twist."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dodge_lstm.nodes.policy_node", "--ros-args", "-p",
+         f"model:={MODEL}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=os.environ.copy())
+    executor = SingleThreadedExecutor(context=ros_context)
+    probe = Probe(ros_context, executor)
+    try:
+        # A fresh process: wait until it answers a (harmless, repeatable) query both ways
+        # before sending transitions, which must not be lost or repeated.
+        for _ in range(20):
+            future = probe.get.call_async(GetState.Request()) if probe.get.wait_for_service(
+                timeout_sec=5.0) else None
+            if future is not None and spin_until(executor, future.done, 1.0):
+                break
+        else:
+            pytest.fail(f"policy process never answered get_state: {proc.poll()}")
+        assert probe.transition(Transition.TRANSITION_CONFIGURE)
+        assert probe.transition(Transition.TRANSITION_ACTIVATE)
+        windows = real_windows(2)
+        assert spin_until(executor, lambda: probe.pub.get_subscription_count() > 0, 10.0)
+        for w in windows:
+            probe.pub.publish(window_to_msg(w))
+            spin_until(executor, lambda: False, 0.05)
+        assert spin_until(executor, lambda: any(x != 0.0 for x in probe.twists), 5.0)
+        n = len(probe.twists)
+        proc.send_signal(signal.SIGINT)
+        assert spin_until(executor, lambda: proc.poll() is not None, 10.0)
+        spin_until(executor, lambda: False, 0.3)
+        assert proc.returncode == 0, proc.stdout.read()
+        assert len(probe.twists) > n and probe.twists[-1] == 0.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        executor.shutdown()
+        probe.node.destroy_node()

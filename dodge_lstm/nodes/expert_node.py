@@ -8,10 +8,8 @@ robot-frame conversion, and the core `expert.expert_command`; one command per ro
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -20,6 +18,7 @@ from dodge_lstm.expert import expert_command
 from dodge_lstm.features import to_robot_frame
 from dodge_lstm.nodes.feature_rows import BallTracker
 from dodge_lstm.nodes.messages import finite_odometry, msg_to_outcome, robot_state, stamp_ns
+from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
 from dodge_lstm.nodes.policy_node import CMD_QOS
 from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
@@ -72,17 +71,7 @@ class ExpertDriver(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the expert driver alone (`ros2 run dodge_lstm expert_driver`)."""
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    node = ExpertDriver()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ExpertDriver, args)
 
 
 if __name__ == "__main__":

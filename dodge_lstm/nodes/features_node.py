@@ -8,9 +8,7 @@ live balls into one feature row with the core `features.ball_features`, pushes i
 
 from __future__ import annotations
 
-import rclpy
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
@@ -18,6 +16,7 @@ from std_msgs.msg import Float32MultiArray, String
 from dodge_lstm.features import FeatureWindow
 from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
 from dodge_lstm.nodes.messages import msg_to_outcome, window_to_msg
+from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
 from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
 
@@ -71,17 +70,7 @@ class BallFeatures(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the feature node alone (`ros2 run dodge_lstm ball_features`)."""
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    node = BallFeatures()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(BallFeatures, args)
 
 
 if __name__ == "__main__":

@@ -23,16 +23,16 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray
 
 from dodge_lstm.nodes.features_node import WINDOW_QOS
 from dodge_lstm.nodes.messages import msg_to_window
+from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
 from dodge_lstm.resources import model_for, models_dir
 from dodge_lstm.runtime import InvalidWindowError, ModelError, TFLitePolicy
@@ -162,6 +162,14 @@ class DodgePolicy(LifecycleNode):
         self.cmd_pub.publish(msg)
         self.twists += 1
 
+    def stop_robot(self) -> None:
+        """Last words on exit: a zero command, waited for until subscribers acknowledged it
+        (bounded), so it is not lost with the process."""
+        if self.cmd_pub is None or not self.active:
+            return
+        self.publish_command(0.0)
+        self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
+
     def on_window(self, msg: Float32MultiArray) -> None:
         """Answer a window at once; reject bad ones with a zero command."""
         if not self.active or self.model is None:
@@ -216,18 +224,8 @@ class DodgePolicy(LifecycleNode):
 
 def main(args: list[str] | None = None) -> None:
     """Run the policy node; drive it with lifecycle services (or the launch file)."""
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    node = DodgePolicy()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.publish_command(0.0)  # leave the robot stopped, whatever state we were in
-        node.destroy_node()
-        rclpy.try_shutdown()
+    # Leave the robot stopped, whatever state the node was in.
+    run_node(DodgePolicy, args, on_exit=DodgePolicy.stop_robot)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -30,6 +28,7 @@ from dodge_lstm.nodes.messages import (
     outcome_to_msg,
     quaternion_from_yaw,
 )
+from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare, declare_config
 
 # Sensor-like streams: reliable so the recorder and the feature node see every tick, shallow
@@ -144,17 +143,7 @@ class DodgeSim(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the simulator alone (`ros2 run dodge_lstm dodge_sim`)."""
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    node = DodgeSim()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(DodgeSim, args)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ follows sim time at any real-time factor. A Gazebo backend can serve the same to
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -24,6 +22,7 @@ from dodge_lstm.nodes.messages import (
     robot_state,
     stamp_ns,
 )
+from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare, declare_config
 from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
 from dodge_lstm.spawning import spawn_balls
@@ -91,17 +90,7 @@ class BallSpawner(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the spawner alone (`ros2 run dodge_lstm ball_spawner`)."""
-    rclpy.init(args=args)
-    executor = SingleThreadedExecutor()
-    node = BallSpawner()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(BallSpawner, args)
 
 
 if __name__ == "__main__":
