@@ -21,14 +21,20 @@ TARGETS = {"window_to_twist_p99_ms": 5.0, "twist_period_jitter_p99_ms": 2.0}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="simulated = wall seconds")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/graph.json"))
+    parser.add_argument("--processes", action="store_true",
+                        help="one process per node (as ros2 launch) instead of one process")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON path (default bench/results/graph[_processes].json)")
     args = parser.parse_args()
+    if args.out is None:
+        suffix = "_processes" if args.processes else ""
+        args.out = Path(f"bench/results/graph{suffix}.json")
     os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
     from dodge_lstm.bringup import SimOptions, run_sim
 
-    s = run_sim(SimOptions(duration=args.duration, policy="lstm"))
+    s = run_sim(SimOptions(duration=args.duration, policy="lstm", processes=args.processes))
     rows = [
         ("window -> Twist p50 [ms]", s["window_to_twist_p50_ms"], None),
         ("window -> Twist p99 [ms]", s["window_to_twist_p99_ms"], "window_to_twist_p99_ms"),
@@ -46,7 +52,8 @@ def main() -> None:
             ok = value is not None and value <= TARGETS[key]
             target = f"<= {TARGETS[key]}  {'meets' if ok else 'MISSES'}"
         print(f"{name:<28} {value:>10.3f}  {target}")
-    print(f"policy state {s['policy_state']}, {s['twist_msgs']} Twists in {s['sim_seconds']:.0f} s")
+    print(f"{s['mode']}: policy state {s['policy_state']}, {s['twist_msgs']} Twists in "
+          f"{s['sim_seconds']:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"summary": s, "targets": TARGETS}, indent=2))
     print(f"wrote {args.out}")

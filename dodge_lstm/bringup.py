@@ -1,17 +1,20 @@
-"""Launch-free bringup: the `sim.launch.py` graph in one process, for machines without `launch`.
+"""Launch-free bringup: the `sim.launch.py` graph for machines without `launch`.
 
-`dodge-lstm sim` builds the same nodes with the same parameters file as `sim.launch.py`, drives
-the policy node through `configure` and `activate` over its real lifecycle services (as the
-launch file's event handlers do), runs for `--duration` simulated seconds, deactivates it, and
-prints a summary. A monitor node in its own executor thread counts outcomes and Twists and
-times window -> Twist latency from the outside, through DDS.
+`dodge-lstm sim` starts the same nodes with the same parameters file as `sim.launch.py`, in
+this process or one process per node (as `ros2 launch` does), drives the policy node through
+`configure` and `activate` over its real lifecycle services (as the launch file's event handlers
+do), runs for `--duration` simulated seconds, deactivates it, and prints a summary. A monitor
+node in its own executor thread measures the run from outside, through topics only.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,8 +32,11 @@ from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.subscription import MessageInfo
 from std_msgs.msg import Float32MultiArray, String
+from std_srvs.srv import Trigger
 
+from dodge_lstm.config import ArenaConfig
 from dodge_lstm.evaluation import wilson_interval
 from dodge_lstm.nodes.features_node import WINDOW_QOS
 from dodge_lstm.nodes.messages import msg_to_outcome
@@ -53,11 +59,13 @@ class SimOptions:
     params_file: str = ""
     real_time_factor: float = 1.0
     seed: int = 0
+    processes: bool = False
     extra_args: list[str] = field(default_factory=list)
 
 
 class Monitor(Node):
-    """Watches the graph from outside: outcomes, Twists, window -> Twist latency, diagnostics."""
+    """Watches the graph from outside: ticks, outcomes, Twists, window -> Twist latency and the
+    policy's diagnostics. The run's summary is computed from what it saw."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("dodge_monitor", **kwargs)
@@ -65,11 +73,13 @@ class Monitor(Node):
         self.balls = self.hits = self.threat_balls = self.threat_hits = 0
         self.twists = 0
         self.nonfinite_twists = 0
-        self.pending_window_ns: int | None = None
-        self.window_to_twist_ns: list[int] = []
-        self.twist_wall_ns: list[int] = []
-        self.odom_wall_ns: list[int] = []
+        # Publication times (DDS source timestamps, system clock) of what the graph published:
+        # independent of when this node gets to run its callbacks.
+        self.window_src_ns: list[int] = []
+        self.twist_src_ns: list[int] = []
+        self.odom_src_ns: list[int] = []
         self.diagnostics: dict[str, float] = {}
+        self.diagnostics_count = 0
         self.counting = False
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Twist, "cmd_vel", self.on_twist, 50)
@@ -77,16 +87,20 @@ class Monitor(Node):
         self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
 
-    def on_odom(self, msg: Odometry) -> None:
-        """Simulator ticks as seen from outside: the reference for the Twist jitter."""
-        if self.counting:
-            self.odom_wall_ns.append(time.perf_counter_ns())
+    @property
+    def ticks(self) -> int:
+        """Simulator ticks seen since counting started (one `odom` per tick)."""
+        return len(self.odom_src_ns)
 
     def start_counting(self) -> None:
-        """Count from now on; a window seen before this is nobody's latency."""
+        """Count from now on."""
         with self.lock:
-            self.pending_window_ns = None
             self.counting = True
+
+    def on_odom(self, msg: Odometry, info: MessageInfo) -> None:
+        """Simulator ticks: the clock of the run and the jitter reference."""
+        if self.counting:
+            self.odom_src_ns.append(info["source_timestamp"])
 
     def on_outcome(self, msg: String) -> None:
         if not self.counting:
@@ -99,28 +113,89 @@ class Monitor(Node):
             self.threat_balls += bool(out["threat"])
             self.threat_hits += hit and bool(out["threat"])
 
-    def on_window(self, msg: Float32MultiArray) -> None:
-        with self.lock:
-            self.pending_window_ns = time.perf_counter_ns()
+    def on_window(self, msg: Float32MultiArray, info: MessageInfo) -> None:
+        if self.counting:
+            with self.lock:
+                self.window_src_ns.append(info["source_timestamp"])
 
-    def on_twist(self, msg: Twist) -> None:
-        now = time.perf_counter_ns()
+    def on_twist(self, msg: Twist, info: MessageInfo) -> None:
         with self.lock:
             if not math.isfinite(msg.linear.x):
                 self.nonfinite_twists += 1
-            if not self.counting:
-                return
-            self.twists += 1
-            self.twist_wall_ns.append(now)
-            if self.pending_window_ns is not None:
-                self.window_to_twist_ns.append(now - self.pending_window_ns)
-                self.pending_window_ns = None
+            if self.counting:
+                self.twists += 1
+                self.twist_src_ns.append(info["source_timestamp"])
+
+    def window_to_twist_ms(self) -> np.ndarray:
+        """For each window, the delay until the first Twist published after it (and before the
+        next window); windows nobody answered in time add nothing here."""
+        windows = np.sort(np.array(self.window_src_ns, dtype=np.int64))
+        twists = np.sort(np.array(self.twist_src_ns, dtype=np.int64))
+        if not windows.size or not twists.size:
+            return np.zeros(0)
+        first = np.searchsorted(twists, windows, side="left")
+        ok = first < twists.size
+        nxt = np.append(windows[1:], np.iinfo(np.int64).max)
+        answered = ok & (twists[np.minimum(first, twists.size - 1)] < nxt)
+        return (twists[first[answered]] - windows[answered]) / 1e6
 
     def on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             if status.name == "dodge_policy":
                 with self.lock:
                     self.diagnostics = {kv.key: float(kv.value) for kv in status.values}
+                    self.diagnostics_count += 1
+
+    def summary(self, opts: SimOptions, wall_seconds: float, interrupted: bool,
+                ) -> dict[str, Any]:
+        """Counts, rates and latency percentiles of the run."""
+
+        def pct(values: np.ndarray, q: float) -> float | None:
+            return float(np.percentile(values, q)) if values.size else None
+
+        with self.lock:
+            nominal_ms = 1e3 * ArenaConfig().dt / opts.real_time_factor
+            lat = self.window_to_twist_ms()
+            gaps = np.diff(np.sort(np.array(self.twist_src_ns, dtype=np.float64))) / 1e6
+            # Jitter in steady state: skip the first 2 s (a late first window answered next to
+            # a watchdog zero, first-call costs of the first latency report).
+            warmup = round(2.0 / ArenaConfig().dt)
+            jitter = np.abs(gaps[warmup:] - nominal_ms)
+            odom_jitter = np.abs(
+                np.diff(np.sort(np.array(self.odom_src_ns, dtype=np.float64))) / 1e6
+                - nominal_ms)
+            # Twists per simulated second: their wall-clock span scaled by the real-time factor.
+            span = gaps.sum() / 1e3 * opts.real_time_factor
+            dodged = self.threat_balls - self.threat_hits
+            diag = dict(self.diagnostics)
+            out: dict[str, Any] = {
+                "balls": self.balls,
+                "hits": self.hits,
+                "threat_balls": self.threat_balls,
+                "threat_hits": self.threat_hits,
+                "threat_dodge_rate": dodged / self.threat_balls if self.threat_balls
+                else float("nan"),
+                "threat_dodge_ci95": list(wilson_interval(dodged, self.threat_balls)),
+                "twist_msgs": self.twists,
+                "twist_rate_hz": (self.twists - 1) / span if span > 0 else 0.0,
+                "nonfinite_twists": self.nonfinite_twists,
+                "inference_p50_us": diag.get("inference_p50_us", float("nan")),
+                "inference_p99_us": diag.get("inference_p99_us", float("nan")),
+                "window_to_twist_p50_ms": pct(lat, 50),
+                "window_to_twist_p99_ms": pct(lat, 99),
+                "twist_period_jitter_p50_ms": pct(jitter, 50),
+                "twist_period_jitter_p99_ms": pct(jitter, 99),
+                "odom_period_jitter_p99_ms": pct(odom_jitter, 99),
+                "sim_seconds": self.ticks * ArenaConfig().dt,
+                "wall_seconds": wall_seconds,
+                "real_time_factor": opts.real_time_factor,
+                "interrupted": interrupted,
+            }
+            if diag:
+                out["rejected_windows"] = int(diag.get("rejected_nan", 0)
+                                              + diag.get("rejected_malformed", 0))
+                out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+            return out
 
 
 def _call(executor: SingleThreadedExecutor, client: Any, request: Any) -> Any:
@@ -153,147 +228,186 @@ def ros_args(opts: SimOptions) -> list[str]:
     return ["--ros-args", "--params-file", str(params), *opts.extra_args]
 
 
-def run_sim(opts: SimOptions) -> dict[str, Any]:
-    """Bring the graph up, run it, tear it down; returns the summary dictionary."""
+def _in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
+    """The graph's nodes as objects in this process (one executor, one GIL)."""
     from dodge_lstm.nodes.expert_node import ExpertDriver
     from dodge_lstm.nodes.features_node import BallFeatures
     from dodge_lstm.nodes.policy_node import DodgePolicy
     from dodge_lstm.nodes.sim_node import DodgeSim
     from dodge_lstm.nodes.spawner_node import BallSpawner
 
+    sim_time = [Parameter("use_sim_time", value=True)]
+    nodes: list[Node] = [
+        DodgeSim(context=context, parameter_overrides=[
+            Parameter("real_time_factor", value=opts.real_time_factor)]),
+        # The spawner and the feature node run on message stamps, not on their clocks: without
+        # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
+        BallSpawner(context=context, parameter_overrides=[Parameter("seed", value=opts.seed)]),
+    ]
+    if opts.policy == "lstm":
+        nodes.append(BallFeatures(context=context, parameter_overrides=[
+            Parameter("timesteps", value=opts.timesteps)]))
+        nodes.append(DodgePolicy(context=context, parameter_overrides=[
+            *sim_time, Parameter("timesteps", value=opts.timesteps),
+            Parameter("units", value=opts.units), Parameter("model", value=opts.model),
+            Parameter("report_period", value=1.0)]))
+    else:
+        nodes.append(ExpertDriver(context=context, parameter_overrides=sim_time))
+    if opts.record:
+        from dodge_lstm.nodes.recorder_node import RecorderNode
+
+        # Wall-clock receive stamps (no use_sim_time): they keep the arrival order that aligns
+        # cmd_vel with odom when the bag becomes a dataset (bag_dataset).
+        nodes.append(RecorderNode(context=context, parameter_overrides=[
+            Parameter("output_dir", value=opts.record)]))
+    return nodes
+
+
+def _node_commands(opts: SimOptions) -> dict[str, list[str]]:
+    """One command line per node, as `ros2 launch` would start them (own process each)."""
+    base = ros_args(opts)
+
+    def node(module: str, *params: str) -> list[str]:
+        extra = [arg for p in params for arg in ("-p", p)]
+        return [sys.executable, "-m", f"dodge_lstm.nodes.{module}", *base, *extra]
+
+    cmds = {
+        "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}"),
+        "ball_spawner": node("spawner_node", f"seed:={opts.seed}"),
+    }
+    if opts.policy == "lstm":
+        cmds["ball_features"] = node("features_node", f"timesteps:={opts.timesteps}")
+        policy = ["use_sim_time:=true", f"timesteps:={opts.timesteps}", f"units:={opts.units}",
+                  "report_period:=1.0"]
+        if opts.model:
+            policy.append(f"model:={opts.model}")
+        cmds["dodge_policy"] = node("policy_node", *policy)
+    else:
+        cmds["expert_driver"] = node("expert_node", "use_sim_time:=true")
+    if opts.record:
+        cmds["dodge_recorder"] = node("recorder_node", f"output_dir:={opts.record}")
+    return cmds
+
+
+def _stop_processes(procs: dict[str, subprocess.Popen], timeout_s: float = 10.0,
+                    ) -> dict[str, int]:
+    """Ctrl-C every node (they publish their last words and close files), then wait."""
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    codes = {}
+    for name, proc in procs.items():
+        try:
+            codes[name] = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes[name] = proc.wait()
+    return codes
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_sim(opts: SimOptions) -> dict[str, Any]:
+    """Bring the graph up, run it, tear it down; returns the summary dictionary.
+
+    In-process (default) every node lives in this process; with `opts.processes` each node is
+    its own process, as `ros2 launch` starts them. Either way the run is driven and measured
+    only through ROS interfaces: lifecycle services, topics, the recorder's `~/stop`.
+    """
     if opts.policy not in ("lstm", "expert"):
         raise ValueError(f"policy must be lstm or expert, got {opts.policy!r}")
     # The monitor spins in its own thread; with CPython's default 5 ms GIL switch interval a
     # callback ready in one executor can wait that long for the other thread's turn, which
-    # shows up directly as command jitter. 0.5 ms keeps the two executors interleaved.
+    # shows up directly as command jitter. 0.5 ms keeps the executors interleaved.
     previous_interval = sys.getswitchinterval()
     sys.setswitchinterval(5e-4)
     context = Context()
     rclpy.init(args=ros_args(opts), context=context)
-    sim_time = [Parameter("use_sim_time", value=True)]
-    common = {"context": context}
     nodes: list[Node] = []
+    procs: dict[str, subprocess.Popen] = {}
+    logs = Path(tempfile.mkdtemp(prefix="dodge_sim_logs_")) if opts.processes else None
     executor = SingleThreadedExecutor(context=context)
     monitor_exec = SingleThreadedExecutor(context=context)
     monitor_thread: threading.Thread | None = None
-    summary: dict[str, Any] = {}
     try:
-        sim = DodgeSim(parameter_overrides=[
-            Parameter("real_time_factor", value=opts.real_time_factor)], **common)
-        # The spawner and the feature node run on message stamps, not on their clocks: without
-        # use_sim_time they skip a /clock subscription each (fewer callbacks per tick, less
-        # jitter). The policy's staleness timer does need sim time.
-        spawner = BallSpawner(parameter_overrides=[Parameter("seed", value=opts.seed)], **common)
-        nodes += [sim, spawner]
-        policy_node: DodgePolicy | None = None
-        if opts.policy == "lstm":
-            features = BallFeatures(parameter_overrides=[
-                Parameter("timesteps", value=opts.timesteps)], **common)
-            policy_node = DodgePolicy(parameter_overrides=[
-                *sim_time, Parameter("timesteps", value=opts.timesteps),
-                Parameter("units", value=opts.units), Parameter("model", value=opts.model),
-                Parameter("report_period", value=1.0)], **common)
-            nodes += [features, policy_node]
+        if opts.processes:
+            assert logs is not None
+            for name, cmd in _node_commands(opts).items():
+                with (logs / f"{name}.log").open("w") as log:
+                    procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         else:
-            nodes.append(ExpertDriver(parameter_overrides=sim_time, **common))
-        recorder = None
-        if opts.record:
-            from dodge_lstm.nodes.recorder_node import RecorderNode
-
-            # Wall-clock receive stamps (no use_sim_time): they keep the arrival order that
-            # aligns cmd_vel with odom when the bag becomes a dataset (bag_dataset).
-            recorder = RecorderNode(parameter_overrides=[
-                Parameter("output_dir", value=opts.record)], **common)
-            nodes.append(recorder)
-        monitor = Monitor(**common)  # wall clock: it times the graph from outside
+            nodes = _in_process_nodes(opts, context)
+        monitor = Monitor(context=context)  # wall clock: it times the graph from outside
         for node in nodes:
             executor.add_node(node)
         monitor_exec.add_node(monitor)
         monitor_thread = threading.Thread(target=monitor_exec.spin, daemon=True)
         monitor_thread.start()
+        client = Node("dodge_bringup", context=context)
+        executor.add_node(client)
 
-        client_node = Node("dodge_bringup", **common)
-        executor.add_node(client_node)
-        state = "unmanaged"
-        if policy_node is not None:
-            change = client_node.create_client(ChangeState, "dodge_policy/change_state")
-            query = client_node.create_client(GetState, "dodge_policy/get_state")
-            if not change_state(executor, change, Transition.TRANSITION_CONFIGURE):
-                raise RuntimeError("dodge_policy failed to configure (see its log above)")
-            if not change_state(executor, change, Transition.TRANSITION_ACTIVATE):
-                raise RuntimeError("dodge_policy failed to activate")
+        lifecycle = opts.policy == "lstm"
+        if lifecycle:
+            change = client.create_client(ChangeState, "dodge_policy/change_state")
+            query = client.create_client(GetState, "dodge_policy/get_state")
+            get_state(executor, query)  # answered both ways before transitions are sent
+            for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+                if not change_state(executor, change, transition):
+                    hint = _log_tail(logs / "dodge_policy.log") if logs else "see its log above"
+                    raise RuntimeError(f"dodge_policy failed transition {transition}:\n{hint}")
         monitor.start_counting()
         wall_start = time.perf_counter()
-        start_tick = sim.arena.tick
-        ticks = round(opts.duration * sim.cfg.control_rate_hz)
+        ticks = round(opts.duration * ArenaConfig().control_rate_hz)
         wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
         interrupted = False
         try:
-            while sim.arena.tick - start_tick < ticks:
+            while monitor.ticks < ticks:
                 executor.spin_once(timeout_sec=0.1)
                 if time.perf_counter() - wall_start > wall_limit:
                     raise RuntimeError(f"simulation did not reach {opts.duration} s in "
                                        f"{wall_limit:.0f} s of wall time")
+                dead = [n for n, p in procs.items() if p.poll() is not None]
+                if dead and logs is not None:
+                    raise RuntimeError(f"{dead[0]} exited early:\n"
+                                       + _log_tail(logs / f"{dead[0]}.log"))
         except KeyboardInterrupt:
             interrupted = True
         monitor.counting = False
         wall = time.perf_counter() - wall_start
-        sim_seconds = (sim.arena.tick - start_tick) * sim.cfg.dt
-        if policy_node is not None:
+        state = "unmanaged"
+        if lifecycle:
+            # One more report (every second) so its counters cover the whole run; bounded.
+            diag_seen = monitor.diagnostics_count
+            spin_deadline = time.monotonic() + 1.5 / opts.real_time_factor + 0.5
+            while monitor.diagnostics_count == diag_seen and time.monotonic() < spin_deadline:
+                executor.spin_once(timeout_sec=0.05)
             state = get_state(executor, query)
             change_state(executor, change, Transition.TRANSITION_DEACTIVATE)
-            policy_stats = policy_node.stats()
-        bag = recorder.stop_bag() if recorder is not None else None
-        with monitor.lock:
-            lat = np.array(monitor.window_to_twist_ns, dtype=np.float64) / 1e6
-            # Period jitter of the Twist stream on the wall clock: |interval - period / rtf|.
-            nominal_ms = 1e3 * sim.cfg.dt / opts.real_time_factor
-            gaps = np.diff(np.array(monitor.twist_wall_ns, dtype=np.float64)) / 1e6
-            jitter = np.abs(gaps - nominal_ms)
-            odom_gaps = np.diff(np.array(monitor.odom_wall_ns, dtype=np.float64)) / 1e6
-            odom_jitter = np.abs(odom_gaps - nominal_ms)
-            diag = dict(monitor.diagnostics)
-            # Twists per simulated second: wall-clock span scaled by the real-time factor.
-            wall_span = (gaps.sum() / 1e3) if gaps.size else 0.0
-            span = wall_span * opts.real_time_factor
-            dodged = monitor.threat_balls - monitor.threat_hits
-            summary = {
-                "policy": opts.policy if policy_node is None
-                else f"lstm:{policy_node.model_path.name}",
-                "balls": monitor.balls,
-                "hits": monitor.hits,
-                "threat_balls": monitor.threat_balls,
-                "threat_hits": monitor.threat_hits,
-                "threat_dodge_rate": dodged / monitor.threat_balls if monitor.threat_balls
-                else float("nan"),
-                "threat_dodge_ci95": list(wilson_interval(dodged, monitor.threat_balls)),
-                "twist_msgs": monitor.twists,
-                "twist_rate_hz": (monitor.twists - 1) / span if span > 0 else 0.0,
-                "nonfinite_twists": monitor.nonfinite_twists,
-                "policy_state": state,
-                "inference_p50_us": diag.get("inference_p50_us", float("nan")),
-                "inference_p99_us": diag.get("inference_p99_us", float("nan")),
-                "window_to_twist_p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
-                "window_to_twist_p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
-                "twist_period_jitter_p50_ms": float(np.percentile(jitter, 50))
-                if jitter.size else None,
-                "twist_period_jitter_p99_ms": float(np.percentile(jitter, 99))
-                if jitter.size else None,
-                "odom_period_jitter_p99_ms": float(np.percentile(odom_jitter, 99))
-                if odom_jitter.size else None,
-                "sim_seconds": sim_seconds,
-                "wall_seconds": wall,
-                "real_time_factor": opts.real_time_factor,
-                "interrupted": interrupted,
-            }
-        if policy_node is not None:
-            summary["rejected_windows"] = (policy_stats["rejected_nan"]
-                                           + policy_stats["rejected_malformed"])
-            summary["stale_zeros"] = policy_stats["stale_zeros"]
+        bag = None
+        if opts.record:
+            stop = client.create_client(Trigger, "dodge_recorder/stop")
+            bag = json.loads(_call(executor, stop, Trigger.Request()).message)
+        summary = monitor.summary(opts, wall, interrupted)
+        model = Path(opts.model).name if opts.model else \
+            f"lstm_t{opts.timesteps}_u{opts.units}.tflite"
+        summary["policy"] = f"lstm:{model}" if lifecycle else "expert"
+        summary["policy_state"] = state
+        summary["mode"] = "processes" if opts.processes else "in-process"
         if bag is not None:
             summary["bag"] = bag
+        if procs:
+            summary["exit_codes"] = _stop_processes(procs)
+            summary["logs"] = str(logs)
         return summary
     finally:
+        if procs:
+            _stop_processes(procs)
         monitor_exec.shutdown()
         if monitor_thread is not None:
             monitor_thread.join(timeout=5.0)

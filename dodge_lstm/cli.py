@@ -124,7 +124,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
                       units=args.units, model=args.model or "",
                       record=str(args.record) if args.record else "",
                       params_file=str(args.params_file) if args.params_file else "",
-                      real_time_factor=args.real_time_factor, seed=args.seed)
+                      real_time_factor=args.real_time_factor, seed=args.seed,
+                      processes=args.processes)
     summary = run_sim(opts)
     print(summary_json(summary) if args.json else format_summary(summary))
     return 0 if summary.get("policy_state") in ("active", "unmanaged") else 1
@@ -232,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real-time-factor", type=float, default=1.0,
                    help="simulated seconds per wall second (default 1)")
     p.add_argument("--seed", type=int, default=0, help="ball spawner seed (default 0)")
+    p.add_argument("--processes", action="store_true",
+                   help="one process per node, as `ros2 launch` runs them (default: one process)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_sim)
 

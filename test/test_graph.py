@@ -142,3 +142,13 @@ def test_recorded_bag_matches_the_arena(tmp_path):
     # reached the recorder after the next odom would shift a label by a tick; allow a few.
     agree = np.isclose(rec.commands[1:], labels[:-1], atol=1e-6)
     assert agree.mean() >= LABEL_AGREEMENT, (agree.mean(), np.flatnonzero(~agree)[:10])
+
+
+def test_one_process_per_node_like_ros2_launch():
+    """`dodge-lstm sim --processes`: every node is its own process (console-script modules with
+    the parameters file, as the launch file starts them); all exit cleanly on Ctrl-C."""
+    s = run_sim(SimOptions(duration=8.0, policy="lstm", processes=True))
+    assert s["mode"] == "processes" and s["policy_state"] == "active"
+    assert s["exit_codes"] == {"dodge_sim": 0, "ball_spawner": 0, "ball_features": 0,
+                               "dodge_policy": 0}
+    assert s["twist_msgs"] >= 70 and s["nonfinite_twists"] == 0

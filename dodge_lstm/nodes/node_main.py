@@ -25,7 +25,10 @@ def run_node(make_node: Callable[[], Node], args: list[str] | None = None,
     node = make_node()
     executor.add_node(node)
     try:
-        executor.spin()
+        # spin_once with a timeout, not spin(): a node with no timer would otherwise sit in
+        # the middle layer's wait forever and never see the KeyboardInterrupt.
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -103,6 +103,7 @@ class DodgePolicy(LifecycleNode):
         self.period_ns = int(1e9 / self.get_parameter("rate_hz").value)
         self.stale_ns = int(self.get_parameter("stale_periods").value * self.period_ns)
         self.reset_stats()
+        self.stats()  # pay numpy's first-call costs here, not in the 10 Hz loop
         self.cmd_pub = self.create_lifecycle_publisher(Twist, "cmd_vel", CMD_QOS)
         self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "diagnostics", 10)
         self.window_sub = self.create_subscription(Float32MultiArray, "dodge/window",
