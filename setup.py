@@ -18,7 +18,6 @@ setup(
         (f"share/{PACKAGE}/worlds", glob("worlds/*")),
         (f"share/{PACKAGE}/models", glob("models/*.tflite") + glob("models/*.json")),
     ],
-    package_data={PACKAGE: []},
     install_requires=["setuptools"],
     extras_require={"test": ["pytest"]},
     tests_require=["pytest"],
@@ -27,7 +26,7 @@ setup(
     maintainer_email="maintainers@dodge-lstm.invalid",
     description="A mobile robot learns to dodge incoming balls with an LSTM in ROS 2.",
     license="Apache-2.0",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     entry_points={
         "console_scripts": [
             "dodge-lstm = dodge_lstm.cli:main",

@@ -1,9 +1,9 @@
 """Benchmark the node graph in one process: window -> Twist latency and 10 Hz period jitter.
 
 Runs `dodge-lstm sim` (simulator, spawner, feature node, lifecycle TFLite policy, monitor) at
-real time and reads the monitor's numbers: latency from a window's arrival to the arrival of the
-Twist that answers it (both seen by a node in its own executor thread, through DDS), and the
-Twist stream's deviation from the 100 ms period. Prints a table and writes JSON.
+real time and reads the monitor's numbers, taken from DDS source timestamps (publication
+times): latency from a window to the Twist that answers it, and the Twist stream's deviation
+from the 100 ms period after a 2 s warm-up. Prints a table and writes JSON.
 
     .venv/bin/python bench/bench_graph.py [--duration 60]
 """
@@ -51,7 +51,8 @@ def main() -> None:
         if key:
             ok = value is not None and value <= TARGETS[key]
             target = f"<= {TARGETS[key]}  {'meets' if ok else 'MISSES'}"
-        print(f"{name:<28} {value:>10.3f}  {target}")
+        shown = f"{value:>10.3f}" if value is not None else f"{'n/a':>10}"
+        print(f"{name:<28} {shown}  {target}")
     print(f"{s['mode']}: policy state {s['policy_state']}, {s['twist_msgs']} Twists in "
           f"{s['sim_seconds']:.0f} s")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,9 @@ _OUTCOME, _BALL, _ROBOT = 0, 1, 2  # replay order of events with equal stamps
 
 
 def _topic(namespace: str, name: str) -> str:
-    return f"{namespace.rstrip('/')}/{name}" if namespace else f"/{name}"
+    """Fully qualified name, as bags store them: `robot1` and `/robot1/` both give `/robot1/x`."""
+    ns = namespace.strip("/")
+    return f"/{ns}/{name}" if ns else f"/{name}"
 
 
 def _stamp(msg: Any) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import rclpy
+import yaml
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from lifecycle_msgs.msg import Transition
@@ -38,9 +39,8 @@ from std_srvs.srv import Trigger
 
 from dodge_lstm.config import ArenaConfig
 from dodge_lstm.evaluation import wilson_interval
-from dodge_lstm.nodes.features_node import WINDOW_QOS
 from dodge_lstm.nodes.messages import msg_to_outcome
-from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
+from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 from dodge_lstm.resources import default_params_file
 
 SERVICE_TIMEOUT_S = 10.0
@@ -60,6 +60,21 @@ class SimOptions:
     real_time_factor: float = 1.0
     seed: int = 0
     processes: bool = False
+
+    @property
+    def params_path(self) -> Path:
+        """The parameters file in use."""
+        return Path(self.params_file) if self.params_file else default_params_file()
+
+    @property
+    def dt(self) -> float:
+        """The simulator's control period, as the parameters file sets it."""
+        try:
+            params = yaml.safe_load(self.params_path.read_text()) or {}
+            rate = params["dodge_sim"]["ros__parameters"]["control_rate_hz"]
+        except (OSError, KeyError, TypeError):
+            rate = ArenaConfig().control_rate_hz
+        return 1.0 / float(rate)
     extra_args: list[str] = field(default_factory=list)
 
 
@@ -105,7 +120,13 @@ class Monitor(Node):
     def on_outcome(self, msg: String) -> None:
         if not self.counting:
             return
-        out = msg_to_outcome(msg)
+        try:
+            out = msg_to_outcome(msg)
+        except ValueError:
+            self.get_logger().warning(f"malformed outcome ignored: {msg.data!r}")
+            return
+        if out["outcome"] not in ("hit", "passed"):
+            return  # a refused spawn is no ball
         hit = out["outcome"] == "hit"
         with self.lock:
             self.balls += 1
@@ -154,12 +175,12 @@ class Monitor(Node):
             return float(np.percentile(values, q)) if values.size else None
 
         with self.lock:
-            nominal_ms = 1e3 * ArenaConfig().dt / opts.real_time_factor
+            nominal_ms = 1e3 * opts.dt / opts.real_time_factor
             lat = self.window_to_twist_ms()
             gaps = np.diff(np.sort(np.array(self.twist_src_ns, dtype=np.float64))) / 1e6
             # Jitter in steady state: skip the first 2 s (a late first window answered next to
             # a watchdog zero, first-call costs of the first latency report).
-            warmup = round(2.0 / ArenaConfig().dt)
+            warmup = round(2.0 / opts.dt)
             jitter = np.abs(gaps[warmup:] - nominal_ms)
             odom_jitter = np.abs(
                 np.diff(np.sort(np.array(self.odom_src_ns, dtype=np.float64))) / 1e6
@@ -186,7 +207,7 @@ class Monitor(Node):
                 "twist_period_jitter_p50_ms": pct(jitter, 50),
                 "twist_period_jitter_p99_ms": pct(jitter, 99),
                 "odom_period_jitter_p99_ms": pct(odom_jitter, 99),
-                "sim_seconds": self.ticks * ArenaConfig().dt,
+                "sim_seconds": self.ticks * opts.dt,
                 "wall_seconds": wall_seconds,
                 "real_time_factor": opts.real_time_factor,
                 "interrupted": interrupted,
@@ -222,7 +243,7 @@ def get_state(executor: SingleThreadedExecutor, client: Any) -> str:
 
 def ros_args(opts: SimOptions) -> list[str]:
     """Context arguments: the parameters file (applied by node name) and global overrides."""
-    params = Path(opts.params_file) if opts.params_file else default_params_file()
+    params = opts.params_path
     if not params.is_file():
         raise FileNotFoundError(f"parameters file {params} not found")
     return ["--ros-args", "--params-file", str(params), *opts.extra_args]
@@ -363,7 +384,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
                     raise RuntimeError(f"dodge_policy failed transition {transition}:\n{hint}")
         monitor.start_counting()
         wall_start = time.perf_counter()
-        ticks = round(opts.duration * ArenaConfig().control_rate_hz)
+        ticks = round(opts.duration / opts.dt)
         wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
         interrupted = False
         try:
@@ -420,7 +441,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
 
 def format_summary(s: dict[str, Any]) -> str:
     """Readable table of a `run_sim` summary."""
-    return "\n".join(f"{k:<24} {json.dumps(v) if isinstance(v, (list, dict)) else v}"
+    return "\n".join(f"{k:<28} {json.dumps(v) if isinstance(v, (list, dict)) else v}"
                      for k, v in s.items())
 
 

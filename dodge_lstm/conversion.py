@@ -188,38 +188,41 @@ def convert(
     blob, route, failed = _to_tflite(deploy)
 
     out = Path(out_tflite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(blob)
     out_meta = metadata_path_for(out)
     fields = {k: v for k, v in meta.items() if k not in ("format", "input_shape")}
     fields["input_shape"] = [1, params["timesteps"], params["num_features"]]
-    write_metadata(out_meta, **fields)
+    # Check in a staging folder and only then put the files in place: a rejected conversion
+    # must leave nothing behind, and must never touch the training run's own model.json
+    # (which *is* out_meta when converting to <run>/model.tflite).
+    with tempfile.TemporaryDirectory(prefix="dodge_convert_") as staging:
+        staged = Path(staging) / out.name
+        staged.write_bytes(blob)
+        write_metadata(metadata_path_for(staged), **fields)
+        try:
+            policy = TFLitePolicy(staged)
+        except ModelError as exc:  # e.g. Flex ops the builtin interpreter cannot resolve
+            raise ConversionError(
+                f"converted model does not load in the TFLite interpreter: {exc}") from exc
+        ops = policy.op_names()
+        flex = [o for o in ops if o.startswith("Flex")]
+        if flex:
+            raise ConversionError(
+                f"converted model needs Flex ops {flex}; only TFLite builtins are allowed")
 
-    def reject(msg: str) -> ConversionError:
-        out.unlink(missing_ok=True)
-        out_meta.unlink(missing_ok=True)
-        return ConversionError(msg)
-
-    try:
-        policy = TFLitePolicy(out)
-    except ModelError as exc:  # e.g. Flex ops the builtin interpreter cannot resolve
-        raise reject(f"converted model does not load in the TFLite interpreter: {exc}") from exc
-    ops = policy.op_names()
-    flex = [o for o in ops if o.startswith("Flex")]
-    if flex:
-        raise reject(f"converted model needs Flex ops {flex}; only TFLite builtins are allowed")
-
-    ref = model.predict(policy.normalize(windows), batch_size=256, verbose=0)[:, 0]
-    got = policy.predict_many(windows)
-    err = np.abs(got - ref.astype(np.float64))
-    max_err = float(np.max(err)) if np.isfinite(err).all() else float("inf")
-    if not max_err <= atol:
-        worst = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
-        raise reject(
-            f"TFLite and Keras disagree: max abs error {max_err:.3g} > atol {atol:g} over "
-            f"{len(windows)} windows (worst window {worst}: tflite {got[worst]:.6g}, keras "
-            f"{ref[worst]:.6g}); route {route}"
-        )
+        ref = model.predict(policy.normalize(windows), batch_size=256, verbose=0)[:, 0]
+        got = policy.predict_many(windows)
+        err = np.abs(got - ref.astype(np.float64))
+        max_err = float(np.max(err)) if np.isfinite(err).all() else float("inf")
+        if not max_err <= atol:
+            worst = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
+            raise ConversionError(
+                f"TFLite and Keras disagree: max abs error {max_err:.3g} > atol {atol:g} over "
+                f"{len(windows)} windows (worst window {worst}: tflite {got[worst]:.6g}, keras "
+                f"{ref[worst]:.6g}); route {route}"
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(blob)
+        write_metadata(out_meta, **fields)
     return ConversionReport(
         tflite_path=out,
         metadata_path=out_meta,
@@ -241,8 +244,8 @@ def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
     from dodge_lstm.dataset import Recording, record_expert
     from dodge_lstm.windows import make_windows
 
-    meta_path = model_dir / "model.json" if model_dir.is_dir() else model_dir.with_suffix(".json")
-    meta = json.loads(meta_path.read_text())
+    _, meta_path = resolve_model(model_dir)
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
     n = int(meta["timesteps"])
     rec = Recording.load(data) if data else record_expert(16, seed=seed, episode_s=10.0)
     w = make_windows(rec.features, rec.commands, rec.episode, n)

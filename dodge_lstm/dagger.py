@@ -17,6 +17,7 @@ from pathlib import Path
 from dodge_lstm.dataset import Recording, record_expert
 from dodge_lstm.evaluation import evaluate
 from dodge_lstm.learned_policy import LearnedPolicy
+from dodge_lstm.runtime import metadata_path_for
 
 SELECTION_SEED = 1001
 """Seed of the closed-loop evaluation that picks the round (never the reported seed 7)."""
@@ -87,8 +88,8 @@ def run_dagger(
         export = Path(export)
         export.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best.model, export)
-        meta = json.loads(Path(best.model).with_suffix(".json").read_text())
+        meta = json.loads(metadata_path_for(best.model).read_text())
         meta["dagger"] = {"round": best.round, "rounds": rounds, "episodes": episodes,
                           "seed": seed}
-        export.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        metadata_path_for(export).write_text(json.dumps(meta, indent=2) + "\n")
     return results

@@ -24,6 +24,7 @@ class EpisodeTrace:
     """What happened in one arena, tick by tick."""
 
     robot: list[np.ndarray] = field(default_factory=list)
+    heading: list[np.ndarray] = field(default_factory=list)
     balls: list[np.ndarray] = field(default_factory=list)
     threat: list[np.ndarray] = field(default_factory=list)
     hits: list[tuple[int, np.ndarray]] = field(default_factory=list)
@@ -46,6 +47,7 @@ def trace_episode(policy: Policy, seconds: float, seed: int,
                 hits += 1
                 tr.hits.append((tick, arena.robot_pos[0].copy()))
         tr.robot.append(arena.robot_pos[0].copy())
+        tr.heading.append(arena.heading[0].copy())
         tr.balls.append(np.where(arena.alive[0][:, None], arena.ball_pos[0], np.nan))
         tr.threat.append(arena.threat[0].copy())
         tr.resolved.append((tick, hits, balls))
@@ -87,7 +89,8 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         robot.center = (cx, cy)
         recent_hit = any(0 <= i - t < 5 for t in hit_ticks)
         robot.set_color("tab:red" if recent_hit else "tab:blue")
-        heading.set_data([cx, cx + cfg.robot_radius], [cy, cy])
+        hx, hy = tr.heading[i] * cfg.robot_radius
+        heading.set_data([cx, cx + hx], [cy, cy + hy])
         past = np.array(tr.balls[max(0, i - TRAIL) : i + 1])
         for j, (patch, trail) in enumerate(zip(ball_patches, trails)):
             patch.center = tuple(tr.balls[i][j])
@@ -98,7 +101,8 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         shown = [n for n, t in enumerate(hit_ticks) if t <= i]
         hit_marks.set_data(hit_pos[shown, 0], hit_pos[shown, 1])
         _, hits, balls = tr.resolved[i]
-        text.set_text(f"{title}   t={i / cfg.control_rate_hz:4.1f}s   hits {hits}/{balls}")
+        # frame i shows the state after step i
+        text.set_text(f"{title}   t={(i + 1) / cfg.control_rate_hz:4.1f}s   hits {hits}/{balls}")
         return [robot, heading, hit_marks, text, *ball_patches, *trails]
 
     anim = FuncAnimation(fig, draw, frames=len(tr.robot), blit=False)

@@ -41,26 +41,19 @@ def _import_keras() -> Any:
 
 
 def package_version() -> str:
-    """Version of the installed package, for provenance in metadata."""
-    try:
-        from dodge_lstm import __version__  # type: ignore[attr-defined]
+    """Version of this package, for provenance in metadata."""
+    from dodge_lstm import __version__
 
-        return str(__version__)
-    except ImportError:
-        pass
-    try:
-        from importlib.metadata import version
-
-        return version("dodge_lstm")
-    except Exception:
-        return "unknown"
+    return __version__
 
 
 def default_feature_names(num_features: int) -> list[str]:
-    """DESIGN.md feature names `b{k}_{x,y,vx,vy}` for `num_features // 4` slots."""
-    if num_features % 4:
+    """`features.feature_names` for `num_features` columns (4 per ball slot)."""
+    from dodge_lstm.features import FEATURES_PER_BALL, feature_names
+
+    if num_features % FEATURES_PER_BALL:
         raise ValueError(f"num_features must be a multiple of 4, got {num_features}")
-    return [f"b{k}_{c}" for k in range(num_features // 4) for c in ("x", "y", "vx", "vy")]
+    return feature_names(num_features // FEATURES_PER_BALL)
 
 
 def _jsonable(v: Any) -> Any:

@@ -10,8 +10,8 @@ dataset with `dodge-lstm dataset --bag PATH --out data.npz`.
 """
 
 from launch.actions import DeclareLaunchArgument, LogInfo
-from launch.conditions import LaunchConfigurationEquals
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.conditions import IfCondition
+from launch.substitutions import EqualsSubstitution, LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
@@ -22,6 +22,7 @@ def generate_launch_description() -> LaunchDescription:
     """The recording graph; every node reads its section of `params_file`."""
     params_file = LaunchConfiguration("params_file")
     sim_time = {"use_sim_time": True}
+    driver = LaunchConfiguration("driver")
     return LaunchDescription([
         DeclareLaunchArgument("driver", default_value="expert", choices=["expert", "teleop"],
                               description="Who drives: the scripted expert or a human"),
@@ -38,8 +39,8 @@ def generate_launch_description() -> LaunchDescription:
              output="screen", parameters=[params_file, sim_time]),
         Node(package="dodge_lstm", executable="expert_driver", name="expert_driver",
              output="screen", parameters=[params_file, sim_time],
-             condition=LaunchConfigurationEquals("driver", "expert")),
-        LogInfo(condition=LaunchConfigurationEquals("driver", "teleop"),
+             condition=IfCondition(EqualsSubstitution(driver, "expert"))),
+        LogInfo(condition=IfCondition(EqualsSubstitution(driver, "teleop")),
                 msg="driver:=teleop: run `ros2 run teleop_twist_keyboard "
                     "teleop_twist_keyboard` in another terminal"),
         # Wall-clock receive stamps (no use_sim_time), like `ros2 bag record`: the bag keeps

@@ -16,9 +16,14 @@ from launch.actions import (
     RegisterEventHandler,
     Shutdown,
 )
-from launch.conditions import IfCondition, LaunchConfigurationEquals
+from launch.conditions import IfCondition
 from launch.events import matches_action
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import (
+    AndSubstitution,
+    EqualsSubstitution,
+    LaunchConfiguration,
+    PathJoinSubstitution,
+)
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
@@ -33,9 +38,13 @@ def generate_launch_description() -> LaunchDescription:
     params_file = LaunchConfiguration("params_file")
     timesteps = LaunchConfiguration("timesteps")
     sim_time = {"use_sim_time": True}
-    is_lstm = LaunchConfigurationEquals("policy", "lstm")
-    is_expert = LaunchConfigurationEquals("policy", "expert")
-    embedded = LaunchConfigurationEquals("sim", "embedded")
+    on_embedded = EqualsSubstitution(LaunchConfiguration("sim"), "embedded")
+    embedded = IfCondition(on_embedded)
+    is_lstm = IfCondition(AndSubstitution(
+        on_embedded, EqualsSubstitution(LaunchConfiguration("policy"), "lstm")))
+    is_expert = IfCondition(AndSubstitution(
+        on_embedded, EqualsSubstitution(LaunchConfiguration("policy"), "expert")))
+    on_gazebo = IfCondition(EqualsSubstitution(LaunchConfiguration("sim"), "gazebo"))
 
     args = [
         DeclareLaunchArgument("timesteps", default_value="5",
@@ -60,13 +69,11 @@ def generate_launch_description() -> LaunchDescription:
     sim = Node(package="dodge_lstm", executable="dodge_sim", name="dodge_sim", output="screen",
                parameters=[params_file], condition=embedded)
     gazebo_missing = [
-        LogInfo(condition=LaunchConfigurationEquals("sim", "gazebo"),
-                msg="sim:=gazebo is not available yet; use sim:=embedded"),
-        Shutdown(condition=LaunchConfigurationEquals("sim", "gazebo"),
-                 reason="sim:=gazebo is not implemented"),
+        LogInfo(condition=on_gazebo, msg="sim:=gazebo is not available yet; use sim:=embedded"),
+        Shutdown(condition=on_gazebo, reason="sim:=gazebo is not implemented"),
     ]
     spawner = Node(package="dodge_lstm", executable="ball_spawner", name="ball_spawner",
-                   output="screen", parameters=[params_file, sim_time])
+                   output="screen", parameters=[params_file, sim_time], condition=embedded)
     features = Node(package="dodge_lstm", executable="ball_features", name="ball_features",
                     output="screen", parameters=[params_file, sim_time, {"timesteps": timesteps}],
                     condition=is_lstm)
@@ -80,9 +87,11 @@ def generate_launch_description() -> LaunchDescription:
         event=ChangeState(lifecycle_node_matcher=matches_action(policy),
                           transition_id=Transition.TRANSITION_CONFIGURE),
         condition=is_lstm)
+    # Only configuring -> inactive: a later `ros2 lifecycle set /dodge_policy deactivate`
+    # (active -> inactive) must stay deactivated, not be re-activated here.
     activate_when_configured = RegisterEventHandler(
         OnStateTransition(
-            target_lifecycle_node=policy, goal_state="inactive",
+            target_lifecycle_node=policy, start_state="configuring", goal_state="inactive",
             entities=[
                 LogInfo(msg="dodge_policy configured; activating"),
                 EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(policy),
@@ -95,7 +104,8 @@ def generate_launch_description() -> LaunchDescription:
     # bag keeps arrival order for `dodge-lstm dataset --bag`.
     recorder = Node(package="dodge_lstm", executable="dodge_recorder", name="dodge_recorder",
                     output="screen", parameters=[params_file],
-                    condition=IfCondition(LaunchConfiguration("record")))
+                    condition=IfCondition(AndSubstitution(on_embedded,
+                                                          LaunchConfiguration("record"))))
 
     return LaunchDescription([
         *args, *gazebo_missing, sim, spawner, features, policy, activate_when_configured,

@@ -117,6 +117,14 @@ def test_convert_rejects_and_removes_on_mismatch(
     with pytest.raises(ConversionError, match=r"max abs error 0\.001"):
         convert(trained_dir, out, check_windows=raw)
     assert not out.exists() and not (tmp_path / "bad.json").exists()
+    # Converting into the run itself (the README's `convert RUN --out RUN/model.tflite`):
+    # a rejection must keep the run's own model.json intact.
+    run = tmp_path / "run"
+    shutil.copytree(trained_dir, run)
+    before = (run / "model.json").read_text()
+    with pytest.raises(ConversionError):
+        convert(run, run / "model.tflite", check_windows=raw)
+    assert (run / "model.json").read_text() == before and not (run / "model.tflite").exists()
 
 
 @pytest.mark.tensorflow

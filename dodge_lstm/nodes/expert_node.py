@@ -20,8 +20,7 @@ from dodge_lstm.nodes.feature_rows import BallTracker
 from dodge_lstm.nodes.messages import finite_odometry, msg_to_outcome, robot_state, stamp_ns
 from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
-from dodge_lstm.nodes.policy_node import CMD_QOS
-from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
+from dodge_lstm.nodes.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
 class ExpertDriver(Node):

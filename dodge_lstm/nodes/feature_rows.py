@@ -94,6 +94,11 @@ class FeatureRowBuilder:
             self.rejected += 1
             return None
         now = stamp_ns(msg)
+        if self.last_row_ns is not None and now < self.last_row_ns:
+            # Time went backwards (simulator restart, looping bag): start over, or the period
+            # check below would hold every row back forever.
+            self.last_row_ns = None
+            self.tracker = BallTracker(self.tracker.timeout_ns / 1e9)
         if self.last_row_ns is not None and now - self.last_row_ns < 0.9 * self.period_ns:
             return None
         self.last_row_ns = now

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
 
 from dodge_lstm.features import FeatureWindow
@@ -18,10 +17,7 @@ from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
 from dodge_lstm.nodes.messages import msg_to_outcome, window_to_msg
 from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
-from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
-
-# The policy only ever wants the newest window.
-WINDOW_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
 
 class BallFeatures(Node):

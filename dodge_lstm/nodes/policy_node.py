@@ -27,17 +27,14 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray
 
-from dodge_lstm.nodes.features_node import WINDOW_QOS
 from dodge_lstm.nodes.messages import msg_to_window
 from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare
+from dodge_lstm.nodes.qos import CMD_QOS, WINDOW_QOS
 from dodge_lstm.resources import model_for, models_dir
 from dodge_lstm.runtime import InvalidWindowError, ModelError, TFLitePolicy
-
-CMD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)  # newest command wins
 
 
 class DodgePolicy(LifecycleNode):
@@ -50,7 +47,8 @@ class DodgePolicy(LifecycleNode):
         declare(self, "models_dir", str(models_dir()), "Folder of the shipped models")
         declare(self, "timesteps", 5, "Window length the model must take (checked)")
         declare(self, "units", 15, "LSTM units, used to pick the model when `model` is empty")
-        declare(self, "rate_hz", 10.0, "Control rate of the watchdog timer [Hz]")
+        declare(self, "rate_hz", 10.0, "Control rate of the watchdog timer [Hz]",
+                read_only=True)
         declare(self, "stale_periods", 2.0, "A window older than this many periods is stale")
         declare(self, "report_period", 5.0, "Seconds between latency reports")
         self.model: TFLitePolicy | None = None
@@ -68,7 +66,7 @@ class DodgePolicy(LifecycleNode):
         """Counters since configure."""
         self.inference_ns: deque[int] = deque(maxlen=2000)
         self.windows = self.twists = self.rejected_nan = self.rejected_malformed = 0
-        self.stale_zeros = 0
+        self.stale_zeros = self.model_errors = 0
         self.last_window_ns: int | None = None
 
     def stats(self) -> dict[str, float]:
@@ -77,6 +75,7 @@ class DodgePolicy(LifecycleNode):
         return {
             "windows": self.windows, "twists": self.twists, "rejected_nan": self.rejected_nan,
             "rejected_malformed": self.rejected_malformed, "stale_zeros": self.stale_zeros,
+            "model_errors": self.model_errors,
             "inference_p50_us": float(np.percentile(lat, 50)) if lat.size else float("nan"),
             "inference_p99_us": float(np.percentile(lat, 99)) if lat.size else float("nan"),
         }
@@ -193,6 +192,11 @@ class DodgePolicy(LifecycleNode):
             else:
                 self.rejected_nan += 1
             self.get_logger().warning(f"window rejected: {exc}", throttle_duration_sec=5.0)
+            self.publish_command(0.0)
+            return
+        except ModelError as exc:  # a finite window gave a non-finite output: stop, keep going
+            self.model_errors += 1
+            self.get_logger().error(f"model output rejected: {exc}", throttle_duration_sec=5.0)
             self.publish_command(0.0)
             return
         self.inference_ns.append(time.perf_counter_ns() - start)

@@ -15,7 +15,6 @@ import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
@@ -30,14 +29,7 @@ from dodge_lstm.nodes.messages import (
 )
 from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare, declare_config
-
-# Sensor-like streams: reliable so the recorder and the feature node see every tick, shallow
-# because a late state is worth less than the next one.
-STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Commands: only the newest matters.
-CMD_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-# Spawn requests and outcomes are events: none may be lost.
-EVENT_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+from dodge_lstm.nodes.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
 class DodgeSim(Node):
@@ -53,11 +45,14 @@ class DodgeSim(Node):
         self.cmd_timeout = declare(self, "cmd_timeout", 0.5,
                                    "Stop the robot if no cmd_vel arrived for this long [s]")
         yaw = declare(self, "robot_yaw", 0.0, "Initial robot heading in the odom frame [rad]")
+        max_balls = declare(self, "max_balls", 8, "Balls the world holds at once; a spawn "
+                            "request beyond that is answered with a `rejected` outcome",
+                            read_only=True)
         self.odom_frame = declare(self, "odom_frame", "odom", "World frame id")
         self.base_frame = declare(self, "base_frame", "base_link", "Robot frame id")
         if self.real_time_factor <= 0:
             raise ValueError("real_time_factor must be > 0")
-        self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=8), auto_spawn=False,
+        self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
                            robot_yaw=yaw)
         self.names: dict[int, str] = {}
         self.cmd = 0.0
@@ -91,16 +86,26 @@ class DodgeSim(Node):
 
     def on_spawn(self, msg: Odometry) -> None:
         """Add the requested ball (`child_frame_id` names it) if a slot is free."""
-        if not finite_odometry(msg) or not msg.child_frame_id:
+        if not msg.child_frame_id:
             self.rejected_spawns += 1
+            return
+        if not finite_odometry(msg):
+            self.reject_spawn(msg.child_frame_id, "non-finite pose or velocity")
             return
         pos, vel = ball_state(msg)
         ids = self.arena.add_balls(np.array([0]), pos[None], vel[None])
         if ids[0] < 0:
-            self.rejected_spawns += 1
-            self.get_logger().warning(f"no free slot for {msg.child_frame_id}")
+            self.reject_spawn(msg.child_frame_id, "no free slot (max_balls)")
             return
         self.names[int(ids[0])] = msg.child_frame_id
+
+    def reject_spawn(self, name: str, why: str) -> None:
+        """Count a refused request and say so on `balls/outcome`, so the spawner frees its
+        slot instead of waiting forever for a ball that never flew."""
+        self.rejected_spawns += 1
+        self.get_logger().warning(f"spawn of {name} rejected: {why}", throttle_duration_sec=5.0)
+        self.outcome_pub.publish(outcome_to_msg(name, False, False, self.arena.time,
+                                                outcome="rejected"))
 
     def on_tick(self) -> None:
         """Advance one control period and publish everything."""

@@ -24,7 +24,7 @@ from dodge_lstm.nodes.messages import (
 )
 from dodge_lstm.nodes.node_main import run_node
 from dodge_lstm.nodes.parameters import declare, declare_config
-from dodge_lstm.nodes.sim_node import EVENT_QOS, STATE_QOS
+from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS
 from dodge_lstm.spawning import spawn_balls
 
 
