@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,9 @@ class SimOptions:
         """The parameters file in use."""
         return Path(self.params_file) if self.params_file else default_params_file()
 
-    @property
+    @cached_property
     def dt(self) -> float:
-        """The simulator's control period, as the parameters file sets it."""
+        """The simulator's control period, as the parameters file sets it (read once)."""
         try:
             params = yaml.safe_load(self.params_path.read_text()) or {}
             rate = params["dodge_sim"]["ros__parameters"]["control_rate_hz"]
