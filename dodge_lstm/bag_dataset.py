@@ -12,7 +12,6 @@ One bag is one episode. MCAP and sqlite3 storage both work.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -42,6 +41,7 @@ def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2
                        episode: int = 0) -> Recording:
     """One bag as one episode of rows (raises ValueError if it has no robot odometry)."""
     from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
+    from dodge_lstm.nodes.messages import msg_to_outcome
 
     topics = {k: _topic(namespace, k) for k in ("odom", "balls/odom", "balls/outcome", "cmd_vel")}
     events: list[tuple[int, int, int, Any, int]] = []  # (stamp, kind, seq, payload, recv_ns)
@@ -58,7 +58,7 @@ def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2
                 rejected += 1
         elif topic == topics["balls/outcome"]:
             try:
-                out = json.loads(msg.data)
+                out = msg_to_outcome(msg)  # rosbags' String has the same `data` field
                 events.append((round(float(out["t"]) * 1e9), _OUTCOME, seq, out["ball"], recv_ns))
             except (ValueError, KeyError, TypeError):
                 rejected += 1

@@ -61,6 +61,7 @@ class SimOptions:
     real_time_factor: float = 1.0
     seed: int = 0
     processes: bool = False
+    extra_args: list[str] = field(default_factory=list)
 
     @property
     def params_path(self) -> Path:
@@ -76,7 +77,6 @@ class SimOptions:
         except (OSError, KeyError, TypeError):
             rate = ArenaConfig().control_rate_hz
         return 1.0 / float(rate)
-    extra_args: list[str] = field(default_factory=list)
 
 
 class Monitor(Node):

@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.runtime import ModelError, TFLitePolicy, metadata_path_for, metadata_problems
+from dodge_lstm.runtime import (
+    ModelError,
+    TFLitePolicy,
+    metadata_path_for,
+    metadata_problems,
+    read_metadata,
+)
 from dodge_lstm.training import _import_keras, build_model, write_metadata
 
 __all__ = ["ConversionError", "ConversionReport", "convert", "resolve_model"]
@@ -245,8 +251,7 @@ def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
     from dodge_lstm.windows import make_windows
 
     _, meta_path = resolve_model(model_dir)
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    n = int(meta["timesteps"])
+    n = int(read_metadata(meta_path)["timesteps"])
     rec = Recording.load(data) if data else record_expert(16, seed=seed, episode_s=10.0)
     w = make_windows(rec.features, rec.commands, rec.episode, n)
     pick = np.linspace(0, len(w) - 1, min(count, len(w))).astype(int)

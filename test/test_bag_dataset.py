@@ -72,7 +72,8 @@ def record_episode(path, storage="mcap", ticks=40, nan_at=None):
             bag.write("/cmd_vel", serialize_message(cmd), wall)  # answer to this tick
             wall += 90_000_000
             out = arena.step(np.array([cmds[k]]))
-            outcomes = [outcome_to_msg(f"ball_{b}", bool(h), bool(th), (k + 1) * 0.1)
+            outcomes = [outcome_to_msg(f"ball_{b}", "hit" if h else "passed", bool(th),
+                                       (k + 1) * 0.1)
                         for b, h, th in zip(out.ball_id, out.hit, out.threat)]
     return np.array(truth), cmds
 

@@ -79,14 +79,17 @@ def msg_to_window(msg: Float32MultiArray) -> np.ndarray:
     return data.reshape(n, f)
 
 
-def outcome_to_msg(ball: str, hit: bool, threat: bool, t_sec: float,
-                   outcome: str | None = None) -> String:
+OUTCOMES = ("hit", "passed", "rejected")
+
+
+def outcome_to_msg(ball: str, outcome: str, threat: bool, t_sec: float) -> String:
     """`balls/outcome` payload: one JSON object per resolved ball (std_msgs/String).
 
     `outcome` is "hit" or "passed", or "rejected" for a spawn request the simulator refused.
     """
-    kind = outcome or ("hit" if hit else "passed")
-    return String(data=json.dumps({"ball": ball, "outcome": kind, "threat": bool(threat),
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    return String(data=json.dumps({"ball": ball, "outcome": outcome, "threat": bool(threat),
                                    "t": round(t_sec, 3)}))
 
 

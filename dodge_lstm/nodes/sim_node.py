@@ -104,8 +104,7 @@ class DodgeSim(Node):
         slot instead of waiting forever for a ball that never flew."""
         self.rejected_spawns += 1
         self.get_logger().warning(f"spawn of {name} rejected: {why}", throttle_duration_sec=5.0)
-        self.outcome_pub.publish(outcome_to_msg(name, False, False, self.arena.time,
-                                                outcome="rejected"))
+        self.outcome_pub.publish(outcome_to_msg(name, "rejected", False, self.arena.time))
 
     def on_tick(self) -> None:
         """Advance one control period and publish everything."""
@@ -114,7 +113,8 @@ class DodgeSim(Node):
         t = self.arena.time
         for ball_id, hit, threat in zip(out.ball_id, out.hit, out.threat):
             name = self.names.pop(int(ball_id), f"ball_{ball_id}")
-            self.outcome_pub.publish(outcome_to_msg(name, bool(hit), bool(threat), t))
+            self.outcome_pub.publish(outcome_to_msg(name, "hit" if hit else "passed", bool(threat),
+                                                    t))
             self.balls_resolved += 1
             self.hits += int(hit)
         self.publish_state()
