@@ -30,12 +30,12 @@ setup(
     entry_points={
         "console_scripts": [
             "dodge-lstm = dodge_lstm.cli:main",
-            "dodge_sim = dodge_lstm.nodes.sim_node:main",
-            "ball_spawner = dodge_lstm.nodes.spawner_node:main",
-            "ball_features = dodge_lstm.nodes.features_node:main",
-            "dodge_policy = dodge_lstm.nodes.policy_node:main",
-            "expert_driver = dodge_lstm.nodes.expert_node:main",
-            "dodge_recorder = dodge_lstm.nodes.recorder_node:main",
+            "dodge_sim = dodge_lstm.ros.nodes.sim_node:main",
+            "ball_spawner = dodge_lstm.ros.nodes.spawner_node:main",
+            "ball_features = dodge_lstm.ros.nodes.features_node:main",
+            "dodge_policy = dodge_lstm.ros.nodes.policy_node:main",
+            "expert_driver = dodge_lstm.ros.nodes.expert_node:main",
+            "dodge_recorder = dodge_lstm.ros.nodes.recorder_node:main",
         ],
     },
 )

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.expert import ExpertPolicy
-from dodge_lstm.windows import make_windows
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.expert import ExpertPolicy
+from dodge_lstm.core.windows import make_windows
 
 TARGET_STEPS_PER_S = 1_000_000
 

@@ -32,7 +32,7 @@ def main() -> None:
     os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
-    from dodge_lstm.bringup import SimOptions, run_sim
+    from dodge_lstm.ros.bringup.graph import SimOptions, run_sim
 
     s = run_sim(SimOptions(duration=args.duration, policy="lstm", processes=args.processes))
     rows = [

@@ -54,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    from dodge_lstm.conversion import convert
-    from dodge_lstm.lstm_numpy import LSTMWeights, numpy_forward
-    from dodge_lstm.runtime import TFLitePolicy
-    from dodge_lstm.training import build_model, default_feature_names, write_metadata
+    from dodge_lstm.learning.conversion import convert
+    from dodge_lstm.learning.training import build_model, default_feature_names, write_metadata
+    from dodge_lstm.runtime.lstm_numpy import LSTMWeights, numpy_forward
+    from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
     rng = np.random.default_rng(args.seed)
     mean = rng.normal(size=FEATURES).astype(np.float32)

@@ -4,7 +4,7 @@ Rows (one run, N messages each):
 
 * ``rosbags direct``: ``bags.BagWriter.write`` in a loop, close included (the ceiling).
 * ``recorder paced``: the recorder node as its own process (``python -m
-  dodge_lstm.nodes.recorder_node``), a reliable publisher here paced at ``--rate`` msgs/s.
+  dodge_lstm.ros.nodes.recorder_node``), a reliable publisher here paced at ``--rate`` msgs/s.
 * ``recorder burst``: the same publisher as fast as it can publish.
 
 For the recorder rows, ``recorder msgs/s`` is the rate the recorder wrote at (first to last
@@ -47,7 +47,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from rclpy.serialization import serialize_message  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from dodge_lstm import bags  # noqa: E402
+from dodge_lstm.bags import rosbag_io as bags  # noqa: E402
 
 
 def odometry_payloads(n: int) -> list[bytes]:
@@ -196,7 +196,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "dodge_lstm.nodes.recorder_node",
+                "dodge_lstm.ros.nodes.recorder_node",
                 "--ros-args",
                 "--log-level",
                 "warn",

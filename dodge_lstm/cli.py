@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dodge_lstm.config import TARGETING_MODES, SpawnConfig
+from dodge_lstm.core.config import TARGETING_MODES, SpawnConfig
 
 
 def _spawn_args(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def _spawn_cfg(args: argparse.Namespace) -> SpawnConfig:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from dodge_lstm.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate, make_policy
 
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     result = evaluate(policy, args.balls, seed=args.seed, spawn_cfg=_spawn_cfg(args),
@@ -37,10 +37,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from dodge_lstm.dataset import record_expert
+    from dodge_lstm.core.dataset import record_expert
 
     if args.bag is not None:
-        from dodge_lstm.bag_dataset import recording_from_bags
+        from dodge_lstm.bags.bag_dataset import recording_from_bags
 
         rec = recording_from_bags(args.bag, namespace=args.namespace)
     else:
@@ -56,7 +56,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dodge_lstm.training import train_dataset
+    from dodge_lstm.learning.training import train_dataset
 
     res = train_dataset(args.data, timesteps=args.timesteps, units=args.units,
                         out_dir=args.out, epochs=args.epochs, batch_size=args.batch_size,
@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from dodge_lstm.conversion import check_windows_for, convert
+    from dodge_lstm.learning.conversion import check_windows_for, convert
 
     windows = check_windows_for(Path(args.model_dir), args.data)
     rep = convert(args.model_dir, args.out, check_windows=windows)
@@ -81,8 +81,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dodge_lstm.evaluation import make_policy
-    from dodge_lstm.render import render_gif, trace_episode
+    from dodge_lstm.core.evaluation import make_policy
+    from dodge_lstm.viz.episode_gif import render_gif, trace_episode
 
     policy = make_policy(args.policy, seed=args.seed)
     trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=_spawn_cfg(args))
@@ -93,7 +93,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from dodge_lstm.sweep import run_sweep
+    from dodge_lstm.learning.sweep import run_sweep
 
     run_sweep(data=args.data, timesteps=_ints(args.timesteps), units=_ints(args.units),
               out_dir=args.out, workers=args.workers, epochs=args.epochs, seed=args.seed,
@@ -102,7 +102,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_dagger(args: argparse.Namespace) -> int:
-    from dodge_lstm.dagger import run_dagger
+    from dodge_lstm.learning.dagger import run_dagger
 
     results = run_dagger(data=args.data, out_dir=args.out, rounds=args.rounds,
                          episodes=args.episodes, timesteps=args.timesteps, units=args.units,
@@ -118,7 +118,7 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from dodge_lstm.bringup import SimOptions, format_summary, run_sim, summary_json
+    from dodge_lstm.ros.bringup.graph import SimOptions, format_summary, run_sim, summary_json
 
     opts = SimOptions(duration=args.duration, policy=args.policy, timesteps=args.timesteps,
                       units=args.units, model=args.model or "",

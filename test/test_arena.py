@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.collision import line_miss_distance, segment_min_distance_sq, swept_hit
-from dodge_lstm.config import ArenaConfig, SpawnConfig
-from dodge_lstm.spawning import spawn_balls
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.collision import line_miss_distance, segment_min_distance_sq, swept_hit
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.spawning import spawn_balls
 
 CFG = ArenaConfig()
 R = CFG.contact_distance

@@ -14,14 +14,14 @@ from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.serialization import serialize_message
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.bag_dataset import recording_from_bag, recording_from_bags
-from dodge_lstm.bags import open_writer
+from dodge_lstm.bags.bag_dataset import recording_from_bag, recording_from_bags
+from dodge_lstm.bags.rosbag_io import open_writer
 from dodge_lstm.cli import main as cli_main
-from dodge_lstm.config import SpawnConfig
-from dodge_lstm.dataset import Recording
-from dodge_lstm.features import PLACEHOLDER, ball_features
-from dodge_lstm.nodes.messages import outcome_to_msg, quaternion_from_yaw
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import SpawnConfig
+from dodge_lstm.core.dataset import Recording
+from dodge_lstm.core.features import PLACEHOLDER, ball_features
+from dodge_lstm.ros.messages import outcome_to_msg, quaternion_from_yaw
 
 ODOM, TWIST, STRING = "nav_msgs/msg/Odometry", "geometry_msgs/msg/Twist", "std_msgs/msg/String"
 

@@ -1,4 +1,4 @@
-"""Tests for dodge_lstm.conversion: builtins-only TFLite, parity with Keras, metadata beside."""
+"""Tests for conversion: builtins-only TFLite, parity with Keras, metadata beside."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dodge_lstm.conversion import ConversionError, convert
-from dodge_lstm.runtime import TFLitePolicy, metadata_problems
+from dodge_lstm.learning.conversion import ConversionError, convert
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy, metadata_problems
 
 N, U, F = 5, 10, 8
 
 
 def expert_windows(episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, object]:
     """Raw (unnormalized) real windows and labels from an arena-expert recording."""
-    from dodge_lstm.dataset import record_expert
-    from dodge_lstm.windows import make_windows
+    from dodge_lstm.core.dataset import record_expert
+    from dodge_lstm.core.windows import make_windows
 
     rec = record_expert(episodes, seed=seed, episode_s=20.0)
     w = make_windows(rec.features, rec.commands, rec.episode, N)
@@ -29,7 +29,7 @@ def expert_windows(episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, ob
 def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A really (briefly) trained model dir: model.keras + model.json with the data's mean/std."""
     pytest.importorskip("tensorflow")
-    from dodge_lstm.training import train
+    from dodge_lstm.learning.training import train
 
     raw, y, rec = expert_windows(12, seed=0)
     mean, std = rec.normalization()
@@ -105,7 +105,7 @@ def test_convert_without_windows_checks_random(trained_dir: Path, tmp_path: Path
 def test_convert_rejects_and_removes_on_mismatch(
     trained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dodge_lstm.conversion as conversion
+    import dodge_lstm.learning.conversion as conversion
 
     class Off(TFLitePolicy):  # simulates a conversion that changed the maths slightly
         def predict_many(self, windows: np.ndarray) -> np.ndarray:

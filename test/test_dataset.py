@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from dodge_lstm.dataset import Recording, record_expert
-from dodge_lstm.features import placeholder_row
-from dodge_lstm.windows import make_windows
+from dodge_lstm.core.dataset import Recording, record_expert
+from dodge_lstm.core.features import placeholder_row
+from dodge_lstm.core.windows import make_windows
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.features import (
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.features import (
     PLACEHOLDER,
     FeatureWindow,
     ball_features,

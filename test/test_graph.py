@@ -15,14 +15,14 @@ import yaml
 
 pytest.importorskip("rclpy")
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.bag_dataset import recording_from_bag
-from dodge_lstm.bags import read_messages
-from dodge_lstm.bringup import SimOptions, run_sim
-from dodge_lstm.config import SpawnConfig
-from dodge_lstm.expert import ExpertPolicy
-from dodge_lstm.features import ball_features
+from dodge_lstm.bags.bag_dataset import recording_from_bag
+from dodge_lstm.bags.rosbag_io import read_messages
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import SpawnConfig
+from dodge_lstm.core.expert import ExpertPolicy
+from dodge_lstm.core.features import ball_features
 from dodge_lstm.resources import default_params_file, model_for
+from dodge_lstm.ros.bringup.graph import SimOptions, run_sim
 
 pytestmark = pytest.mark.ros
 

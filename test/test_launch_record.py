@@ -64,7 +64,7 @@ class TestRecordingAfterShutdown(unittest.TestCase):
         launch_testing.asserts.assertExitCodes(proc_info)
 
     def test_bag_readable(self):
-        from dodge_lstm.bags import read_messages
+        from dodge_lstm.bags.rosbag_io import read_messages
 
         counts: dict[str, int] = {}
         for topic, *_ in read_messages(BAG):

@@ -13,10 +13,10 @@ from rclpy.parameter import Parameter
 from ros_helpers import spin_until
 from std_msgs.msg import String
 
-from dodge_lstm.bag_dataset import _topic
-from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
-from dodge_lstm.nodes.qos import EVENT_QOS
-from dodge_lstm.nodes.sim_node import DodgeSim
+from dodge_lstm.bags.bag_dataset import _topic
+from dodge_lstm.core.feature_rows import FeatureRowBuilder
+from dodge_lstm.ros.nodes.sim_node import DodgeSim
+from dodge_lstm.ros.qos import EVENT_QOS
 
 pytestmark = pytest.mark.ros
 

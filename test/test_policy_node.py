@@ -23,11 +23,11 @@ from rclpy.parameter import Parameter  # noqa: E402
 from ros_helpers import spin_until  # noqa: E402
 from std_msgs.msg import Float32MultiArray  # noqa: E402
 
-from dodge_lstm.arena import Arena  # noqa: E402
-from dodge_lstm.features import FeatureWindow, ball_features  # noqa: E402
-from dodge_lstm.nodes.messages import window_to_msg  # noqa: E402
-from dodge_lstm.nodes.policy_node import DodgePolicy  # noqa: E402
+from dodge_lstm.core.arena import Arena  # noqa: E402
+from dodge_lstm.core.features import FeatureWindow, ball_features  # noqa: E402
 from dodge_lstm.resources import model_for  # noqa: E402
+from dodge_lstm.ros.messages import window_to_msg  # noqa: E402
+from dodge_lstm.ros.nodes.policy_node import DodgePolicy  # noqa: E402
 
 pytestmark = pytest.mark.ros
 MODEL = model_for(5, 15)
@@ -197,7 +197,7 @@ def test_sigint_leaves_the_robot_with_a_zero_command(ros_context):
     import sys
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dodge_lstm.nodes.policy_node", "--ros-args", "-p",
+        [sys.executable, "-m", "dodge_lstm.ros.nodes.policy_node", "--ros-args", "-p",
          f"model:={MODEL}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env=os.environ.copy())
     executor = SingleThreadedExecutor(context=ros_context)

@@ -36,8 +36,8 @@ from ros_helpers import call_service, spin_until  # noqa: E402
 from rosbags.rosbag2 import WriterError  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
-from dodge_lstm import bags  # noqa: E402
-from dodge_lstm.nodes.recorder_node import RecorderNode  # noqa: E402
+from dodge_lstm.bags import rosbag_io as bags  # noqa: E402
+from dodge_lstm.ros.nodes.recorder_node import RecorderNode  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TWIST = "geometry_msgs/msg/Twist"
@@ -257,7 +257,7 @@ def test_sigint_leaves_a_complete_bag(ros_context: Any, tmp_path: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "dodge_lstm.nodes.recorder_node",
+                "dodge_lstm.ros.nodes.recorder_node",
                 "--ros-args",
                 "-r",
                 f"__ns:={ns}",

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dodge_lstm.baselines import StationaryPolicy
 from dodge_lstm.cli import main as cli_main
-from dodge_lstm.dataset import record_expert
-from dodge_lstm.expert import ExpertPolicy
-from dodge_lstm.render import render_gif, trace_episode
+from dodge_lstm.core.baselines import StationaryPolicy
+from dodge_lstm.core.dataset import record_expert
+from dodge_lstm.core.expert import ExpertPolicy
+from dodge_lstm.viz.episode_gif import render_gif, trace_episode
 
 
 def test_trace_counts_match_a_still_robot():

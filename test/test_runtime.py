@@ -1,4 +1,4 @@
-"""Tests for dodge_lstm.runtime (TFLitePolicy) and dodge_lstm.lstm_numpy."""
+"""Tests for dodge_lstm.runtime.tflite_policy (TFLitePolicy) and dodge_lstm.runtime.lstm_numpy."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dodge_lstm.lstm_numpy import LSTMWeights, numpy_forward
-from dodge_lstm.runtime import (
+from dodge_lstm.learning.training import default_feature_names, write_metadata
+from dodge_lstm.runtime.lstm_numpy import LSTMWeights, numpy_forward
+from dodge_lstm.runtime.tflite_policy import (
     InvalidWindowError,
     ModelError,
     TFLitePolicy,
     metadata_path_for,
     read_metadata,
 )
-from dodge_lstm.training import default_feature_names, write_metadata
 
 REPO = Path(__file__).resolve().parents[1]
 F = 8
@@ -57,8 +57,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pytest.importorskip("tensorflow")
     import keras
 
-    from dodge_lstm.conversion import convert
-    from dodge_lstm.training import build_model
+    from dodge_lstm.learning.conversion import convert
+    from dodge_lstm.learning.training import build_model
 
     root = tmp_path_factory.mktemp("rt")
     out: dict = {"dir": root / "models"}
@@ -207,7 +207,7 @@ def test_rejects_bad_windows(models: dict) -> None:
 def test_runtime_does_not_import_tensorflow(models: dict) -> None:
     code = (
         "import sys, json, numpy as np\n"
-        "from dodge_lstm.runtime import TFLitePolicy\n"
+        "from dodge_lstm.runtime.tflite_policy import TFLitePolicy\n"
         f"p = TFLitePolicy({str(models[5]['tflite'])!r}, timesteps=5)\n"
         "v = p(np.zeros((5, 8), np.float32))\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"

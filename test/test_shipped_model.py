@@ -4,12 +4,12 @@ import json
 import subprocess
 import sys
 
-from dodge_lstm.config import ArenaConfig
-from dodge_lstm.evaluation import evaluate
-from dodge_lstm.features import feature_names
-from dodge_lstm.learned_policy import LearnedPolicy
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.evaluation import evaluate
+from dodge_lstm.core.features import feature_names
 from dodge_lstm.resources import model_for
-from dodge_lstm.runtime import TFLitePolicy
+from dodge_lstm.runtime.learned_policy import LearnedPolicy
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
 MODEL = model_for(5, 15)
 # Well below the measured 2000-ball score (README), well above behaviour cloning without DAgger

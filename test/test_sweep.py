@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dodge_lstm.sweep import lstm_parameters, pair_name
+from dodge_lstm.learning.sweep import lstm_parameters, pair_name
 
 
 def test_parameter_count_matches_the_formula() -> None:
@@ -21,8 +21,8 @@ def test_parameter_count_matches_the_formula() -> None:
 @pytest.mark.tensorflow
 def test_tiny_sweep_writes_everything_and_survives_a_failing_pair(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from dodge_lstm.dataset import record_expert
-    from dodge_lstm.sweep import run_sweep
+    from dodge_lstm.core.dataset import record_expert
+    from dodge_lstm.learning.sweep import run_sweep
 
     data = record_expert(8, seed=1, episode_s=6).save(tmp_path / "tiny.npz")  # 60-row episodes
     out = tmp_path / "sweep"

@@ -1,4 +1,4 @@
-"""Tests for dodge_lstm.training: episode split, metadata contract, model, real training."""
+"""Tests for training: episode split, metadata contract, model, real training."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dodge_lstm.runtime import METADATA_KEYS, MODEL_FORMAT, metadata_problems
-from dodge_lstm.training import default_feature_names, split_by_episode, write_metadata
+from dodge_lstm.learning.training import default_feature_names, split_by_episode, write_metadata
+from dodge_lstm.runtime.tflite_policy import METADATA_KEYS, MODEL_FORMAT, metadata_problems
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,8 @@ def expert_windows(
 
     Returns normalized windows, labels [W, 1], episode ids, and the mean/std used.
     """
-    from dodge_lstm.dataset import record_expert
-    from dodge_lstm.windows import make_windows
+    from dodge_lstm.core.dataset import record_expert
+    from dodge_lstm.core.windows import make_windows
 
     rec = record_expert(episodes, seed=seed, episode_s=20.0)
     mean, std = rec.normalization()
@@ -118,7 +118,7 @@ def test_write_metadata_refuses_invalid(tmp_path: Path, change: dict, problem: s
 
 def test_importing_training_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, dodge_lstm.training, dodge_lstm.conversion\n"
+        "import sys, dodge_lstm.learning.training, dodge_lstm.learning.conversion\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -134,7 +134,7 @@ def test_importing_training_does_not_import_tensorflow() -> None:
 @pytest.mark.tensorflow
 def test_build_model_is_bounded_and_unroll_agnostic() -> None:
     pytest.importorskip("tensorflow")
-    from dodge_lstm.training import build_model
+    from dodge_lstm.learning.training import build_model
 
     model = build_model(timesteps=4, units=6, speed_limit=0.7)
     assert model.input_shape == (None, 4, 8)
@@ -155,7 +155,7 @@ def test_build_model_is_bounded_and_unroll_agnostic() -> None:
 @pytest.mark.tensorflow
 def test_train_reduces_loss_and_writes_artefacts(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
-    from dodge_lstm.training import train
+    from dodge_lstm.learning.training import train
 
     x, y, episodes, mean, std = expert_windows(episodes=32, timesteps=5, seed=0)
     train_mask, eval_mask = split_by_episode(episodes, 0.25, seed=0)

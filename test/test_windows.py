@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dodge_lstm.windows import make_windows, segment_ids
+from dodge_lstm.core.windows import make_windows, segment_ids
 
 
 def recording(lengths, f=8):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dodge_lstm.config import SpawnConfig
+from dodge_lstm.core.config import SpawnConfig
 
 
 def spawn_balls(

@@ -2,7 +2,7 @@
 
 The machine running the game may have rclpy from wheels but no rosbag2, so this node records
 itself: it discovers each topic's type from the graph, subscribes RAW (CDR bytes, never
-deserialized) and appends the bytes to a bag through :mod:`dodge_lstm.bags`.
+deserialized) and appends the bytes to a bag through :mod:`dodge_lstm.bags.rosbag_io`.
 
 Services ``~/start`` and ``~/stop`` (``std_srvs/Trigger``) open and close bags; the reply message
 of both is JSON ``{"path": ..., "topics": {name: {"received", "written", "failed"}}}``: for
@@ -46,7 +46,7 @@ from rosbags.interfaces import (
 )
 from std_srvs.srv import Trigger
 
-from dodge_lstm import bags
+from dodge_lstm.bags import rosbag_io as bags
 
 DEFAULT_TOPICS = ["odom", "balls/odom", "cmd_vel", "balls/outcome", "dodge/window"]
 

@@ -12,12 +12,12 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 
-from dodge_lstm.features import FeatureWindow
-from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
-from dodge_lstm.nodes.messages import msg_to_outcome, window_to_msg
-from dodge_lstm.nodes.node_main import run_node
-from dodge_lstm.nodes.parameters import declare
-from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
+from dodge_lstm.core.feature_rows import FeatureRowBuilder
+from dodge_lstm.core.features import FeatureWindow
+from dodge_lstm.ros.messages import msg_to_outcome, window_to_msg
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
 
 class BallFeatures(Node):

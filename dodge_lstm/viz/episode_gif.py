@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.config import ArenaConfig, SpawnConfig
-from dodge_lstm.evaluation import Policy
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.evaluation import Policy
 
 TRAIL = 6
 

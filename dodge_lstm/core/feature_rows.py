@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from nav_msgs.msg import Odometry
 
-from dodge_lstm.features import ball_features
-from dodge_lstm.nodes.messages import ball_state, finite_odometry, robot_state, stamp_ns
+from dodge_lstm.core.features import ball_features
+from dodge_lstm.ros.messages import ball_state, finite_odometry, robot_state, stamp_ns
 
 
 class BallTracker:

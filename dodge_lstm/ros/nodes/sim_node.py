@@ -19,17 +19,17 @@ from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.config import ArenaConfig, SpawnConfig
-from dodge_lstm.nodes.messages import (
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.ros.messages import (
     ball_state,
     finite_odometry,
     outcome_to_msg,
     quaternion_from_yaw,
 )
-from dodge_lstm.nodes.node_main import run_node
-from dodge_lstm.nodes.parameters import declare, declare_config
-from dodge_lstm.nodes.qos import CMD_QOS, EVENT_QOS, STATE_QOS
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
 class DodgeSim(Node):

@@ -38,11 +38,11 @@ from rclpy.subscription import MessageInfo
 from std_msgs.msg import Float32MultiArray, String
 from std_srvs.srv import Trigger
 
-from dodge_lstm.config import ArenaConfig
-from dodge_lstm.evaluation import wilson_interval
-from dodge_lstm.nodes.messages import msg_to_outcome
-from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.evaluation import wilson_interval
 from dodge_lstm.resources import default_params_file
+from dodge_lstm.ros.messages import msg_to_outcome
+from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
 SERVICE_TIMEOUT_S = 10.0
 
@@ -252,11 +252,11 @@ def ros_args(opts: SimOptions) -> list[str]:
 
 def _in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     """The graph's nodes as objects in this process (one executor, one GIL)."""
-    from dodge_lstm.nodes.expert_node import ExpertDriver
-    from dodge_lstm.nodes.features_node import BallFeatures
-    from dodge_lstm.nodes.policy_node import DodgePolicy
-    from dodge_lstm.nodes.sim_node import DodgeSim
-    from dodge_lstm.nodes.spawner_node import BallSpawner
+    from dodge_lstm.ros.nodes.expert_node import ExpertDriver
+    from dodge_lstm.ros.nodes.features_node import BallFeatures
+    from dodge_lstm.ros.nodes.policy_node import DodgePolicy
+    from dodge_lstm.ros.nodes.sim_node import DodgeSim
+    from dodge_lstm.ros.nodes.spawner_node import BallSpawner
 
     sim_time = [Parameter("use_sim_time", value=True)]
     nodes: list[Node] = [
@@ -276,7 +276,7 @@ def _in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     else:
         nodes.append(ExpertDriver(context=context, parameter_overrides=sim_time))
     if opts.record:
-        from dodge_lstm.nodes.recorder_node import RecorderNode
+        from dodge_lstm.ros.nodes.recorder_node import RecorderNode
 
         # Wall-clock receive stamps (no use_sim_time): they keep the arrival order that aligns
         # cmd_vel with odom when the bag becomes a dataset (bag_dataset).
@@ -291,7 +291,7 @@ def _node_commands(opts: SimOptions) -> dict[str, list[str]]:
 
     def node(module: str, *params: str) -> list[str]:
         extra = [arg for p in params for arg in ("-p", p)]
-        return [sys.executable, "-m", f"dodge_lstm.nodes.{module}", *base, *extra]
+        return [sys.executable, "-m", f"dodge_lstm.ros.nodes.{module}", *base, *extra]
 
     cmds = {
         "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}"),

@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["ARENAS", "SWEEP_FORMAT", "lstm_parameters", "pair_name", "run_sweep"]
 
-SWEEP_FORMAT = "dodge_lstm.sweep/1"
+SWEEP_FORMAT = "dodge_lstm.learning.sweep/1"
 ARENAS = 64
 """Parallel arenas per closed-loop evaluation: fixed so every pair (and baseline) is comparable."""
 
@@ -98,8 +98,8 @@ def _empty_row(job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
     """Train, convert and evaluate one pair; any exception becomes the row's `error`."""
-    from dodge_lstm.conversion import check_windows_for
-    from dodge_lstm.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate, make_policy
+    from dodge_lstm.learning.conversion import check_windows_for
 
     t0 = time.perf_counter()
     row = _empty_row(job)
@@ -108,7 +108,7 @@ def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
     stage = "train"
     with _output_to(pair_dir / "worker.log"):
         try:
-            from dodge_lstm.training import build_model, train_dataset
+            from dodge_lstm.learning.training import build_model, train_dataset
 
             build_model(1, 1)  # import Keras now, so train_seconds times training, not imports
             res = train_dataset(
@@ -123,7 +123,7 @@ def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
                 train_seconds=res.seconds, history=res.history,
             )
             stage = "convert"
-            from dodge_lstm.conversion import convert
+            from dodge_lstm.learning.conversion import convert
 
             tflite = pair_dir / "model.tflite"
             rep = convert(pair_dir, tflite,
@@ -205,7 +205,7 @@ def _run_pool(
 
 def _baselines(eval_balls: int, eval_seed: int) -> dict[str, dict[str, Any]]:
     """Expert (the teacher) and stationary (no dodging) under the sweep's evaluate settings."""
-    from dodge_lstm.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate, make_policy
 
     out: dict[str, dict[str, Any]] = {}
     for name in ("expert", "stationary"):
@@ -241,7 +241,7 @@ def run_sweep(
     from tqdm import tqdm
 
     from dodge_lstm import __version__
-    from dodge_lstm.dataset import Recording, file_sha256
+    from dodge_lstm.core.dataset import Recording, file_sha256
 
     t_start = time.perf_counter()
     data = Path(data)

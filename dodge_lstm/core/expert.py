@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dodge_lstm.collision import segment_min_distance_sq
-from dodge_lstm.config import ArenaConfig
-from dodge_lstm.features import to_robot_frame
+from dodge_lstm.core.collision import segment_min_distance_sq
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.features import to_robot_frame
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,12 @@ from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float32MultiArray
 
-from dodge_lstm.nodes.messages import msg_to_window
-from dodge_lstm.nodes.node_main import run_node
-from dodge_lstm.nodes.parameters import declare
-from dodge_lstm.nodes.qos import CMD_QOS, WINDOW_QOS
 from dodge_lstm.resources import model_for, models_dir
-from dodge_lstm.runtime import InvalidWindowError, ModelError, TFLitePolicy
+from dodge_lstm.ros.messages import msg_to_window
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
+from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
 
 
 class DodgePolicy(LifecycleNode):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dodge_lstm.features import FeatureWindow, ball_features
-from dodge_lstm.runtime import TFLitePolicy
+from dodge_lstm.core.features import FeatureWindow, ball_features
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
 
 class LearnedPolicy:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.runtime import MODEL_FORMAT, metadata_problems
+from dodge_lstm.runtime.tflite_policy import MODEL_FORMAT, metadata_problems
 
 __all__ = [
     "TrainResult",
@@ -49,7 +49,7 @@ def package_version() -> str:
 
 def default_feature_names(num_features: int) -> list[str]:
     """`features.feature_names` for `num_features` columns (4 per ball slot)."""
-    from dodge_lstm.features import FEATURES_PER_BALL, feature_names
+    from dodge_lstm.core.features import FEATURES_PER_BALL, feature_names
 
     if num_features % FEATURES_PER_BALL:
         raise ValueError(f"num_features must be a multiple of 4, got {num_features}")
@@ -351,8 +351,8 @@ def train_dataset(
     Normalization statistics come from the recording (all rows) and travel in the model's
     metadata, so the runtime applies exactly what training saw.
     """
-    from dodge_lstm.dataset import Recording, file_sha256
-    from dodge_lstm.windows import make_windows
+    from dodge_lstm.core.dataset import Recording, file_sha256
+    from dodge_lstm.core.windows import make_windows
 
     rec = Recording.load(data)
     mean, std = rec.normalization()

@@ -15,17 +15,17 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from dodge_lstm.config import SpawnConfig
-from dodge_lstm.nodes.messages import (
+from dodge_lstm.core.config import SpawnConfig
+from dodge_lstm.core.spawning import spawn_balls
+from dodge_lstm.ros.messages import (
     finite_odometry,
     msg_to_outcome,
     robot_state,
     stamp_ns,
 )
-from dodge_lstm.nodes.node_main import run_node
-from dodge_lstm.nodes.parameters import declare, declare_config
-from dodge_lstm.nodes.qos import EVENT_QOS, STATE_QOS
-from dodge_lstm.spawning import spawn_balls
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS
 
 
 class BallSpawner(Node):

@@ -16,8 +16,8 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from dodge_lstm.arena import Arena
-from dodge_lstm.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 
 
 class Policy(Protocol):
@@ -133,8 +133,8 @@ def evaluate(
 
 def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Policy:
     """`expert`, `stationary`, `random`, or a path to a `.tflite` model."""
-    from dodge_lstm.baselines import RandomPolicy, StationaryPolicy
-    from dodge_lstm.expert import ExpertPolicy
+    from dodge_lstm.core.baselines import RandomPolicy, StationaryPolicy
+    from dodge_lstm.core.expert import ExpertPolicy
 
     if spec == "expert":
         return ExpertPolicy()
@@ -143,7 +143,7 @@ def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Polic
     if spec == "random":
         return RandomPolicy(seed=seed)
     if spec.endswith(".tflite"):
-        from dodge_lstm.learned_policy import LearnedPolicy
+        from dodge_lstm.runtime.learned_policy import LearnedPolicy
 
         return LearnedPolicy(Path(spec), timesteps=timesteps)
     raise ValueError(f"unknown policy {spec!r}: use expert, stationary, random or a .tflite path")

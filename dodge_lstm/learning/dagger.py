@@ -14,10 +14,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dodge_lstm.dataset import Recording, record_expert
-from dodge_lstm.evaluation import evaluate
-from dodge_lstm.learned_policy import LearnedPolicy
-from dodge_lstm.runtime import metadata_path_for
+from dodge_lstm.core.dataset import Recording, record_expert
+from dodge_lstm.core.evaluation import evaluate
+from dodge_lstm.runtime.learned_policy import LearnedPolicy
+from dodge_lstm.runtime.tflite_policy import metadata_path_for
 
 SELECTION_SEED = 1001
 """Seed of the closed-loop evaluation that picks the round (never the reported seed 7)."""
@@ -52,8 +52,8 @@ def run_dagger(
     progress: bool = True,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes."""
-    from dodge_lstm.conversion import check_windows_for, convert
-    from dodge_lstm.training import train_dataset
+    from dodge_lstm.learning.conversion import check_windows_for, convert
+    from dodge_lstm.learning.training import train_dataset
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Declare ROS parameters from the core's config dataclasses, with their docstrings.
 
 Every node parameter is declared with a descriptor whose description is the field's docstring
-in `dodge_lstm.config`, so `ros2 param describe` and the README table say the same thing as
+in `dodge_lstm.core.config`, so `ros2 param describe` and the README table say the same thing as
 the code, and defaults live in one place.
 """
 
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
-from dodge_lstm.config import field_docs
+from dodge_lstm.core.config import field_docs
 
 T = TypeVar("T")
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dodge_lstm.collision import line_miss_distance, swept_hit
-from dodge_lstm.config import ArenaConfig, SpawnConfig
-from dodge_lstm.spawning import spawn_balls
+from dodge_lstm.core.collision import line_miss_distance, swept_hit
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.spawning import spawn_balls
 
 
 @dataclass(frozen=True)

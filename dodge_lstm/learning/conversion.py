@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.runtime import (
+from dodge_lstm.learning.training import _import_keras, build_model, write_metadata
+from dodge_lstm.runtime.tflite_policy import (
     ModelError,
     TFLitePolicy,
     metadata_path_for,
     metadata_problems,
     read_metadata,
 )
-from dodge_lstm.training import _import_keras, build_model, write_metadata
 
 __all__ = ["ConversionError", "ConversionReport", "convert", "resolve_model"]
 
@@ -121,7 +121,7 @@ def _model_params(model: Any) -> dict[str, Any]:
         scale = model.get_layer("speed_limit").scale
     except ValueError as exc:
         raise ConversionError(
-            f"model is not a dodge_lstm.training.build_model model ({exc})"
+            f"model is not a dodge_lstm.learning.training.build_model model ({exc})"
         ) from exc
     _, n, f = model.input_shape
     return {
@@ -247,8 +247,8 @@ def check_windows_for(model_dir: Path, data: Path | None, seed: int = 12345,
                       count: int = 1000) -> np.ndarray:
     """Raw windows for the conversion check: `count` windows spread evenly over the recording
     `data`, or over fresh expert episodes (unseen in training) when no dataset is given."""
-    from dodge_lstm.dataset import Recording, record_expert
-    from dodge_lstm.windows import make_windows
+    from dodge_lstm.core.dataset import Recording, record_expert
+    from dodge_lstm.core.windows import make_windows
 
     _, meta_path = resolve_model(model_dir)
     n = int(read_metadata(meta_path)["timesteps"])

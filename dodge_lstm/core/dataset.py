@@ -17,13 +17,13 @@ import numpy as np
 from tqdm import tqdm
 
 from dodge_lstm import __version__
-from dodge_lstm.arena import Arena
-from dodge_lstm.config import ArenaConfig, SpawnConfig
-from dodge_lstm.evaluation import Policy
-from dodge_lstm.expert import ExpertConfig, ExpertPolicy
-from dodge_lstm.features import ball_features, feature_names, mirror_fore_aft
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.evaluation import Policy
+from dodge_lstm.core.expert import ExpertConfig, ExpertPolicy
+from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_aft
 
-DATASET_FORMAT = "dodge_lstm.dataset/1"
+DATASET_FORMAT = "dodge_lstm.core.dataset/1"
 STD_FLOOR = 1e-3
 
 

@@ -13,14 +13,14 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from dodge_lstm.config import ArenaConfig
-from dodge_lstm.expert import expert_command
-from dodge_lstm.features import to_robot_frame
-from dodge_lstm.nodes.feature_rows import BallTracker
-from dodge_lstm.nodes.messages import finite_odometry, msg_to_outcome, robot_state, stamp_ns
-from dodge_lstm.nodes.node_main import run_node
-from dodge_lstm.nodes.parameters import declare
-from dodge_lstm.nodes.qos import CMD_QOS, EVENT_QOS, STATE_QOS
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.expert import expert_command
+from dodge_lstm.core.feature_rows import BallTracker
+from dodge_lstm.core.features import to_robot_frame
+from dodge_lstm.ros.messages import finite_odometry, msg_to_outcome, robot_state, stamp_ns
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
 class ExpertDriver(Node):

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.bags import read_messages
-from dodge_lstm.config import ArenaConfig
-from dodge_lstm.dataset import Recording, base_meta
+from dodge_lstm.bags.rosbag_io import read_messages
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.dataset import Recording, base_meta
 
 _OUTCOME, _BALL, _ROBOT = 0, 1, 2  # replay order of events with equal stamps
 
@@ -40,8 +40,8 @@ def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2
                        rate_hz: float = 10.0, ball_timeout: float = 0.25,
                        episode: int = 0) -> Recording:
     """One bag as one episode of rows (raises ValueError if it has no robot odometry)."""
-    from dodge_lstm.nodes.feature_rows import FeatureRowBuilder
-    from dodge_lstm.nodes.messages import msg_to_outcome
+    from dodge_lstm.core.feature_rows import FeatureRowBuilder
+    from dodge_lstm.ros.messages import msg_to_outcome
 
     topics = {k: _topic(namespace, k) for k in ("odom", "balls/odom", "balls/outcome", "cmd_vel")}
     events: list[tuple[int, int, int, Any, int]] = []  # (stamp, kind, seq, payload, recv_ns)
