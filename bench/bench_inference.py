@@ -55,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     from dodge_lstm.learning.conversion import convert
-    from dodge_lstm.learning.training import build_model, default_feature_names, write_metadata
+    from dodge_lstm.learning.training import build_model, default_feature_names
     from dodge_lstm.runtime.lstm_numpy import LSTMWeights, numpy_forward
+    from dodge_lstm.runtime.model_metadata import write_metadata
     from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
     rng = np.random.default_rng(args.seed)

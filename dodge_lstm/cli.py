@@ -27,7 +27,8 @@ def _spawn_cfg(args: argparse.Namespace) -> SpawnConfig:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from dodge_lstm.core.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.runtime.learned_policy import make_policy
 
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     result = evaluate(policy, args.balls, seed=args.seed, spawn_cfg=_spawn_cfg(args),
@@ -81,7 +82,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dodge_lstm.core.evaluation import make_policy
+    from dodge_lstm.runtime.learned_policy import make_policy
     from dodge_lstm.viz.episode_gif import render_gif, trace_episode
 
     policy = make_policy(args.policy, seed=args.seed)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from dodge_lstm.learning.conversion import ConversionError, convert
-from dodge_lstm.runtime.tflite_policy import TFLitePolicy, metadata_problems
+from dodge_lstm.runtime.model_metadata import metadata_problems
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
 N, U, F = 5, 10, 8
 

@@ -10,8 +10,9 @@ import pytest
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.baselines import RandomPolicy, StationaryPolicy
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
-from dodge_lstm.core.evaluation import evaluate, make_policy, wilson_interval
+from dodge_lstm.core.evaluation import evaluate, wilson_interval
 from dodge_lstm.core.expert import ExpertPolicy, expert_command, robot_track
+from dodge_lstm.runtime.learned_policy import make_policy
 
 
 def test_expert_dodges_at_least_95_percent_of_threats():

@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dodge_lstm.learning.training import default_feature_names, write_metadata
+from dodge_lstm.learning.training import default_feature_names
 from dodge_lstm.runtime.lstm_numpy import LSTMWeights, numpy_forward
-from dodge_lstm.runtime.tflite_policy import (
-    InvalidWindowError,
+from dodge_lstm.runtime.model_metadata import (
     ModelError,
-    TFLitePolicy,
     metadata_path_for,
     read_metadata,
+    write_metadata,
 )
+from dodge_lstm.runtime.tflite_policy import InvalidWindowError, TFLitePolicy
 
 REPO = Path(__file__).resolve().parents[1]
 F = 8

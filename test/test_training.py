@@ -12,8 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dodge_lstm.learning.training import default_feature_names, split_by_episode, write_metadata
-from dodge_lstm.runtime.tflite_policy import METADATA_KEYS, MODEL_FORMAT, metadata_problems
+from dodge_lstm.learning.training import default_feature_names, split_by_episode
+from dodge_lstm.runtime.model_metadata import (
+    METADATA_KEYS,
+    MODEL_FORMAT,
+    metadata_problems,
+    write_metadata,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Recorded bags -> the same raw recording format as the arena path.
 
 Features are recomputed from recorded `balls/odom` + `odom` with the very row builder the
-`ball_features` node runs (`nodes.feature_rows.FeatureRowBuilder`, over the core feature code).
+`ball_features` node runs (`core.feature_rows.FeatureRowBuilder`, over the core feature code).
 State messages are replayed in header-stamp order (balls before the robot at equal stamps,
 outcomes first), since separate topics reach a recorder in no guaranteed order. Labels come from
 `cmd_vel`, which has no header: a row's command is the latest `cmd_vel` *received* at or before
@@ -22,6 +22,9 @@ import numpy as np
 from dodge_lstm.bags.rosbag_io import read_messages
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.core.dataset import Recording, base_meta
+from dodge_lstm.core.feature_rows import FeatureRowBuilder
+from dodge_lstm.core.odometry import stamp_ns
+from dodge_lstm.core.outcomes import decode_outcome
 
 _OUTCOME, _BALL, _ROBOT = 0, 1, 2  # replay order of events with equal stamps
 
@@ -32,17 +35,10 @@ def _topic(namespace: str, name: str) -> str:
     return f"/{ns}/{name}" if ns else f"/{name}"
 
 
-def _stamp(msg: Any) -> int:
-    return int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-
-
 def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2,
                        rate_hz: float = 10.0, ball_timeout: float = 0.25,
                        episode: int = 0) -> Recording:
     """One bag as one episode of rows (raises ValueError if it has no robot odometry)."""
-    from dodge_lstm.core.feature_rows import FeatureRowBuilder
-    from dodge_lstm.ros.messages import msg_to_outcome
-
     topics = {k: _topic(namespace, k) for k in ("odom", "balls/odom", "balls/outcome", "cmd_vel")}
     events: list[tuple[int, int, int, Any, int]] = []  # (stamp, kind, seq, payload, recv_ns)
     cmd_recv: list[int] = []
@@ -58,13 +54,13 @@ def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2
                 rejected += 1
         elif topic == topics["balls/outcome"]:
             try:
-                out = msg_to_outcome(msg)  # rosbags' String has the same `data` field
+                out = decode_outcome(msg.data)
                 events.append((round(float(out["t"]) * 1e9), _OUTCOME, seq, out["ball"], recv_ns))
             except (ValueError, KeyError, TypeError):
                 rejected += 1
         else:
             kind = _BALL if topic == topics["balls/odom"] else _ROBOT
-            events.append((_stamp(msg), kind, seq, msg, recv_ns))
+            events.append((stamp_ns(msg), kind, seq, msg, recv_ns))
     events.sort(key=lambda e: e[:3])
 
     builder = FeatureRowBuilder(num_slots, rate_hz, ball_timeout)

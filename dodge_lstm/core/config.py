@@ -7,7 +7,7 @@ declarations are generated from these fields), so a default lives in exactly one
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 TARGETING_MODES = ("straight", "robot", "center", "gaussian", "random")
@@ -121,10 +121,3 @@ def field_docs(cls: type) -> dict[str, str]:
                 and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
             docs[node.target.id] = str(nxt.value.value)
     return docs
-
-
-def replace_known(cfg: Any, values: dict[str, Any]) -> Any:
-    """A copy of dataclass `cfg` with the entries of `values` that name its fields."""
-    names = {f.name for f in fields(cfg)}
-    merged = asdict(cfg) | {k: v for k, v in values.items() if k in names}
-    return type(cfg)(**merged)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -44,6 +43,45 @@ def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[f
 
 
 @dataclass
+class ThreatTally:
+    """Running counts of resolved balls and the rates derived from them.
+
+    The arena evaluation and the ROS graph's observer both count through this, so the threat
+    dodge rate and its interval are computed one way wherever they are reported.
+    """
+
+    balls: int = 0
+    hits: int = 0
+    threat_balls: int = 0
+    threat_hits: int = 0
+
+    def add(self, hit: np.ndarray | bool, threat: np.ndarray | bool) -> None:
+        """Count resolved balls: `hit` and `threat` flags, one per ball (arrays or scalars)."""
+        hit = np.asarray(hit, dtype=bool)
+        threat = np.asarray(threat, dtype=bool)
+        self.balls += int(hit.size)
+        self.hits += int(hit.sum())
+        self.threat_balls += int(threat.sum())
+        self.threat_hits += int((hit & threat).sum())
+
+    @property
+    def dodge_rate(self) -> float:
+        """Share of all balls that did not hit (NaN before any ball)."""
+        return 1.0 - self.hits / self.balls if self.balls else math.nan
+
+    @property
+    def threat_dodge_rate(self) -> float:
+        """Share of threat balls avoided (NaN before any threat)."""
+        dodged = self.threat_balls - self.threat_hits
+        return dodged / self.threat_balls if self.threat_balls else math.nan
+
+    @property
+    def threat_dodge_ci95(self) -> list[float]:
+        """Wilson 95% interval of the threat dodge rate."""
+        return list(wilson_interval(self.threat_balls - self.threat_hits, self.threat_balls))
+
+
+@dataclass
 class EvalResult:
     """Counts and rates of one evaluation run."""
 
@@ -63,14 +101,15 @@ class EvalResult:
     threat_dodge_ci95: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dodge_rate = 1.0 - self.hits / self.balls if self.balls else 0.0
-        dodged = self.threat_balls - self.threat_hits
-        self.threat_dodge_rate = dodged / self.threat_balls if self.threat_balls else 0.0
-        self.threat_dodge_ci95 = list(wilson_interval(dodged, self.threat_balls))
+        tally = ThreatTally(self.balls, self.hits, self.threat_balls, self.threat_hits)
+        self.dodge_rate = tally.dodge_rate
+        self.threat_dodge_rate = tally.threat_dodge_rate
+        self.threat_dodge_ci95 = tally.threat_dodge_ci95
 
     def to_json(self) -> str:
-        """One JSON object, as `dodge-lstm eval --json` prints it."""
-        return json.dumps(asdict(self))
+        """One JSON object, as `dodge-lstm eval --json` prints it (NaN written as null)."""
+        return json.dumps({k: None if isinstance(v, float) and math.isnan(v) else v
+                           for k, v in asdict(self).items()})
 
     def table(self) -> str:
         """A readable summary for people."""
@@ -110,40 +149,20 @@ def evaluate(
     policy.reset(arena)
     # A ball lives ~3 s at most; allow a generous bound so a broken policy cannot hang us.
     max_ticks = int(50 * balls / arenas + 50 * arena.cfg.control_rate_hz)
-    n = hits = threats = threat_hits = 0
+    tally = ThreatTally()
     start = time.perf_counter()
     with tqdm(total=balls, disable=not progress, unit="ball", desc=policy.name) as bar:
-        while n < balls:
+        while tally.balls < balls:
             if arena.tick >= max_ticks:
-                raise RuntimeError(f"only {n} of {balls} balls resolved in {max_ticks} ticks")
+                raise RuntimeError(f"only {tally.balls} of {balls} balls resolved in "
+                                   f"{max_ticks} ticks")
             out = arena.step(policy.act(arena))
-            take = min(len(out), balls - n)
-            hit, threat = out.hit[:take], out.threat[:take]
-            n += take
-            hits += int(hit.sum())
-            threats += int(threat.sum())
-            threat_hits += int((hit & threat).sum())
+            take = min(len(out), balls - tally.balls)
+            tally.add(out.hit[:take], out.threat[:take])
             bar.update(take)
     return EvalResult(
-        policy=policy.name, balls=n, hits=hits, threat_balls=threats, threat_hits=threat_hits,
+        policy=policy.name, balls=tally.balls, hits=tally.hits,
+        threat_balls=tally.threat_balls, threat_hits=tally.threat_hits,
         seed=seed, targeting=arena.spawn_cfg.targeting, num_balls=arena.spawn_cfg.num_balls,
         arenas=arenas, sim_seconds=arena.time, wall_seconds=time.perf_counter() - start,
     )
-
-
-def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Policy:
-    """`expert`, `stationary`, `random`, or a path to a `.tflite` model."""
-    from dodge_lstm.core.baselines import RandomPolicy, StationaryPolicy
-    from dodge_lstm.core.expert import ExpertPolicy
-
-    if spec == "expert":
-        return ExpertPolicy()
-    if spec == "stationary":
-        return StationaryPolicy()
-    if spec == "random":
-        return RandomPolicy(seed=seed)
-    if spec.endswith(".tflite"):
-        from dodge_lstm.runtime.learned_policy import LearnedPolicy
-
-        return LearnedPolicy(Path(spec), timesteps=timesteps)
-    raise ValueError(f"unknown policy {spec!r}: use expert, stationary, random or a .tflite path")

@@ -9,11 +9,12 @@ dataclasses have the same field names), so online and offline rows come from one
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from nav_msgs.msg import Odometry
 
 from dodge_lstm.core.features import ball_features
-from dodge_lstm.ros.messages import ball_state, finite_odometry, robot_state, stamp_ns
+from dodge_lstm.core.odometry import ball_state, finite_odometry, robot_state, stamp_ns
 
 
 class BallTracker:
@@ -25,7 +26,7 @@ class BallTracker:
         self._next_id = 0
         self.rejected = 0
 
-    def update(self, msg: Odometry) -> bool:
+    def update(self, msg: Any) -> bool:
         """Store one ball message; returns False (and counts it) if it is not finite."""
         if not finite_odometry(msg) or not msg.child_frame_id:
             self.rejected += 1
@@ -79,7 +80,7 @@ class FeatureRowBuilder:
         self.rejected = 0
         """Non-finite robot odometry messages (bad ball messages: `tracker.rejected`)."""
 
-    def on_ball(self, msg: Odometry) -> None:
+    def on_ball(self, msg: Any) -> None:
         """A `balls/odom` message."""
         self.tracker.update(msg)
 
@@ -87,7 +88,7 @@ class FeatureRowBuilder:
         """A ball was resolved: it leaves the rows at once, not after the timeout."""
         self.tracker.remove(ball)
 
-    def on_odom(self, msg: Odometry) -> np.ndarray | None:
+    def on_odom(self, msg: Any) -> np.ndarray | None:
         """Row `[F]` (float32) for this robot state, or None if rejected or within the period
         of the previous row (odometry faster than the control rate keeps one row per period)."""
         if not finite_odometry(msg):

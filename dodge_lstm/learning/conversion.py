@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.learning.training import _import_keras, build_model, write_metadata
-from dodge_lstm.runtime.tflite_policy import (
+from dodge_lstm.learning.training import build_model, import_keras
+from dodge_lstm.runtime.model_metadata import (
     ModelError,
-    TFLitePolicy,
     metadata_path_for,
     metadata_problems,
     read_metadata,
+    write_metadata,
 )
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
 __all__ = ["ConversionError", "ConversionReport", "convert", "resolve_model"]
 
@@ -74,7 +75,7 @@ def resolve_model(model_dir_or_keras_path: str | Path) -> tuple[Path, Path]:
 
 
 def _tf_lite() -> Any:
-    _import_keras()  # sets the TF log level before TF loads
+    import_keras()  # sets the TF log level before TF loads
     import tensorflow as tf
 
     return tf
@@ -171,7 +172,7 @@ def convert(
     if problems:
         raise ConversionError(f"training metadata {meta_path} is invalid: {'; '.join(problems)}")
 
-    keras = _import_keras()
+    keras = import_keras()
     model = keras.models.load_model(keras_path, compile=False)
     params = _model_params(model)
     mismatched = {k: (meta.get(k), v) for k, v in params.items() if meta.get(k) != v}

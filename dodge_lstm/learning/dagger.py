@@ -17,7 +17,7 @@ from pathlib import Path
 from dodge_lstm.core.dataset import Recording, record_expert
 from dodge_lstm.core.evaluation import evaluate
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
-from dodge_lstm.runtime.tflite_policy import metadata_path_for
+from dodge_lstm.runtime.model_metadata import metadata_path_for
 
 SELECTION_SEED = 1001
 """Seed of the closed-loop evaluation that picks the round (never the reported seed 7)."""

@@ -98,8 +98,9 @@ def _empty_row(job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
     """Train, convert and evaluate one pair; any exception becomes the row's `error`."""
-    from dodge_lstm.core.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate
     from dodge_lstm.learning.conversion import check_windows_for
+    from dodge_lstm.runtime.learned_policy import make_policy
 
     t0 = time.perf_counter()
     row = _empty_row(job)
@@ -205,7 +206,8 @@ def _run_pool(
 
 def _baselines(eval_balls: int, eval_seed: int) -> dict[str, dict[str, Any]]:
     """Expert (the teacher) and stationary (no dodging) under the sweep's evaluate settings."""
-    from dodge_lstm.core.evaluation import evaluate, make_policy
+    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.runtime.learned_policy import make_policy
 
     out: dict[str, dict[str, Any]] = {}
     for name in ("expert", "stationary"):

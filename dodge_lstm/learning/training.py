@@ -9,7 +9,6 @@ the model itself has no Normalization layer.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import time
 from collections.abc import Mapping
@@ -19,32 +18,24 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.runtime.tflite_policy import MODEL_FORMAT, metadata_problems
+from dodge_lstm.runtime.model_metadata import write_metadata
 
 __all__ = [
     "TrainResult",
     "build_model",
     "default_feature_names",
-    "package_version",
+    "import_keras",
     "split_by_episode",
     "train",
-    "write_metadata",
 ]
 
 
-def _import_keras() -> Any:
+def import_keras() -> Any:
     """Import Keras with TF's C++ info logs muted (unless the user set the level)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     return keras
-
-
-def package_version() -> str:
-    """Version of this package, for provenance in metadata."""
-    from dodge_lstm import __version__
-
-    return __version__
 
 
 def default_feature_names(num_features: int) -> list[str]:
@@ -54,43 +45,6 @@ def default_feature_names(num_features: int) -> list[str]:
     if num_features % FEATURES_PER_BALL:
         raise ValueError(f"num_features must be a multiple of 4, got {num_features}")
     return feature_names(num_features // FEATURES_PER_BALL)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
-def write_metadata(path: str | Path, **fields: Any) -> dict[str, Any]:
-    """Write the `dodge_lstm.model/1` JSON (DESIGN.md) and return it; raises ValueError if invalid.
-
-    `format` and `package_version` are filled in, `input_shape` defaults to
-    [1, timesteps, num_features]. Extra keys are kept (readers ignore unknown keys).
-    """
-    meta: dict[str, Any] = {"format": MODEL_FORMAT}
-    meta.update({k: _jsonable(v) for k, v in fields.items()})
-    meta.setdefault("package_version", package_version())
-    if "input_shape" not in meta and "timesteps" in meta and "num_features" in meta:
-        meta["input_shape"] = [1, meta["timesteps"], meta["num_features"]]
-    for key in ("train_loss", "eval_loss", "speed_limit"):
-        if isinstance(meta.get(key), int) and not isinstance(meta.get(key), bool):
-            meta[key] = float(meta[key])
-    problems = metadata_problems(meta)
-    if problems:
-        raise ValueError(f"refusing to write invalid model metadata {path}: {'; '.join(problems)}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)  # atomic: a reader never sees half a file
-    return meta
 
 
 def build_model(
@@ -112,7 +66,7 @@ def build_model(
         raise ValueError(f"need timesteps, units, num_features >= 1: {timesteps, units}")
     if not (np.isfinite(speed_limit) and speed_limit > 0):
         raise ValueError(f"speed_limit must be positive, got {speed_limit}")
-    keras = _import_keras()
+    keras = import_keras()
     inputs = keras.Input((timesteps, num_features), batch_size=batch_size, name="window")
     h = keras.layers.LSTM(units, unroll=unroll, name="lstm")(inputs)
     y = keras.layers.Dense(1, activation="tanh", name="command")(h)
@@ -263,7 +217,7 @@ def train(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    keras = _import_keras()
+    keras = import_keras()
     keras.utils.set_random_seed(seed)
     model = build_model(timesteps, units, f, speed_limit)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")

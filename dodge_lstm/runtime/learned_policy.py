@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dodge_lstm.core.baselines import RandomPolicy, StationaryPolicy
+from dodge_lstm.core.evaluation import Policy
+from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.features import FeatureWindow, ball_features
 from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
@@ -35,3 +38,16 @@ class LearnedPolicy:
         self.window.push(rows)
         windows = self.window.window()
         return np.array([self.model(w) for w in windows])
+
+
+def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Policy:
+    """`expert`, `stationary`, `random`, or a path to a `.tflite` model."""
+    if spec == "expert":
+        return ExpertPolicy()
+    if spec == "stationary":
+        return StationaryPolicy()
+    if spec == "random":
+        return RandomPolicy(seed=seed)
+    if spec.endswith(".tflite"):
+        return LearnedPolicy(Path(spec), timesteps=timesteps)
+    raise ValueError(f"unknown policy {spec!r}: use expert, stationary, random or a .tflite path")

@@ -1,156 +1,35 @@
 """Run a converted `.tflite` policy: one window in, one bounded `cmd_vel.linear.x` out.
 
-This is the only learning module used on the robot, so it must stay light: numpy plus the
-ai-edge-litert interpreter. TensorFlow is imported only as a fallback when ai-edge-litert is
-missing. The metadata contract (`dodge_lstm.model/1`, see docs/DESIGN.md) lives here because
-both the runtime (reader) and training/conversion (writers) need it without importing TF.
+This is what runs on the robot, so it stays light: numpy plus the ai-edge-litert interpreter,
+never TensorFlow. The metadata it checks against is `model_metadata`'s contract.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "METADATA_KEYS",
-    "MODEL_FORMAT",
-    "InvalidWindowError",
-    "ModelError",
-    "TFLitePolicy",
-    "metadata_path_for",
-    "metadata_problems",
-    "read_metadata",
-]
+from dodge_lstm.runtime.model_metadata import ModelError, metadata_path_for, read_metadata
 
-MODEL_FORMAT = "dodge_lstm.model/1"
-METADATA_KEYS: tuple[str, ...] = (
-    "format",
-    "timesteps",
-    "units",
-    "num_features",
-    "feature_names",
-    "feature_mean",
-    "feature_std",
-    "speed_limit",
-    "input_shape",
-    "dataset_sha256",
-    "train_loss",
-    "eval_loss",
-    "package_version",
-    "seed",
-)
-
-
-class ModelError(ValueError):
-    """A model file or its metadata cannot be used; the message says what to do about it."""
+__all__ = ["InvalidWindowError", "ModelError", "TFLitePolicy"]
 
 
 class InvalidWindowError(ValueError):
     """A window was rejected (wrong shape or non-finite values); callers count and skip it."""
 
 
-def metadata_path_for(model_path: str | Path) -> Path:
-    """`foo.tflite` -> `foo.json` (so `model.tflite` -> `model.json`), next to the model."""
-    return Path(model_path).with_suffix(".json")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def metadata_problems(meta: Mapping[str, Any]) -> list[str]:
-    """Every way `meta` violates the model metadata contract (empty list = valid)."""
-    problems: list[str] = []
-    missing = [k for k in METADATA_KEYS if k not in meta]
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if meta.get("format", MODEL_FORMAT) != MODEL_FORMAT:
-        problems.append(f"format is {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
-    for key in ("timesteps", "units", "num_features"):
-        if key in meta and not (_is_int(meta[key]) and meta[key] > 0):
-            problems.append(f"{key} must be a positive integer, got {meta[key]!r}")
-    if "speed_limit" in meta and not (_is_num(meta["speed_limit"]) and meta["speed_limit"] > 0):
-        problems.append(f"speed_limit must be a positive number, got {meta['speed_limit']!r}")
-    f = meta.get("num_features")
-    for key in ("feature_names", "feature_mean", "feature_std"):
-        if key not in meta:
-            continue
-        v = meta[key]
-        if not isinstance(v, list) or (_is_int(f) and len(v) != f):
-            problems.append(f"{key} must be a list of num_features={f} entries, got {v!r}")
-        elif key == "feature_names" and not all(isinstance(s, str) for s in v):
-            problems.append("feature_names must be strings")
-        elif key != "feature_names" and not all(_is_num(s) for s in v):
-            problems.append(f"{key} must hold finite numbers, got {v!r}")
-        elif key == "feature_std" and min(v, default=1.0) <= 0:
-            problems.append(f"feature_std must be > 0, got {v!r}")
-    if all(k in meta for k in ("input_shape", "timesteps", "num_features")):
-        expected = [1, meta["timesteps"], meta["num_features"]]
-        if meta["input_shape"] != expected:
-            problems.append(
-                f"input_shape {meta['input_shape']!r} disagrees with [1, timesteps, num_features]"
-                f" = {expected}"
-            )
-    for key in ("train_loss", "eval_loss"):
-        if key in meta and meta[key] is not None and not _is_num(meta[key]):
-            problems.append(f"{key} must be a finite number or null, got {meta[key]!r}")
-    if "seed" in meta and meta["seed"] is not None and not _is_int(meta["seed"]):
-        problems.append(f"seed must be an integer or null, got {meta['seed']!r}")
-    for key in ("dataset_sha256", "package_version"):
-        if key in meta and meta[key] is not None and not isinstance(meta[key], str):
-            problems.append(f"{key} must be a string or null, got {meta[key]!r}")
-    return problems
-
-
-def read_metadata(path: str | Path, *, model_path: str | Path | None = None) -> dict[str, Any]:
-    """Load and validate a model metadata JSON, raising `ModelError` with a remedy."""
-    path = Path(path)
-    owner = f"model {model_path}" if model_path is not None else "the model"
-    if not path.is_file():
-        raise ModelError(
-            f"metadata {path} for {owner} is missing; the runtime needs it for normalization and "
-            f"the speed limit. Copy the .json written by conversion next to the model (same stem)"
-            f" or re-run conversion."
-        )
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(
-            f"metadata {path} for {owner} is not readable JSON ({exc}); re-run conversion to "
-            f"regenerate it"
-        ) from exc
-    if not isinstance(meta, dict):
-        raise ModelError(f"metadata {path} must hold a JSON object; re-run conversion")
-    problems = metadata_problems(meta)
-    if problems:
-        raise ModelError(
-            f"metadata {path} for {owner} is inconsistent: {'; '.join(problems)}. Re-run "
-            f"conversion to regenerate it (do not edit it by hand)"
-        )
-    return meta
-
 
 def _interpreter_class() -> tuple[type, str]:
-    """ai-edge-litert's Interpreter; tf.lite only when litert is absent (keeps TF off robots)."""
+    """ai-edge-litert's Interpreter (never tf.lite: TensorFlow stays off the robot)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            import tensorflow as tf  # `from tensorflow.lite import Interpreter` fails (lazy)
-        except ImportError as exc:
-            raise ModelError(
-                "no TFLite interpreter available; install `ai-edge-litert` (pip) to run models"
-            ) from exc
-        return tf.lite.Interpreter, "tensorflow.lite"
+    except ImportError as exc:
+        raise ModelError(
+            "no TFLite interpreter available; install `ai-edge-litert` (pip) to run models"
+        ) from exc
     return Interpreter, "ai_edge_litert"
 
 

@@ -17,7 +17,8 @@ from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.core.expert import expert_command
 from dodge_lstm.core.feature_rows import BallTracker
 from dodge_lstm.core.features import to_robot_frame
-from dodge_lstm.ros.messages import finite_odometry, msg_to_outcome, robot_state, stamp_ns
+from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
+from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS

@@ -21,12 +21,8 @@ from std_msgs.msg import String
 
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
-from dodge_lstm.ros.messages import (
-    ball_state,
-    finite_odometry,
-    outcome_to_msg,
-    quaternion_from_yaw,
-)
+from dodge_lstm.core.odometry import ball_state, finite_odometry
+from dodge_lstm.ros.messages import outcome_to_msg, quaternion_from_yaw
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS

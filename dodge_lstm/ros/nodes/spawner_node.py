@@ -16,13 +16,9 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from dodge_lstm.core.config import SpawnConfig
+from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.core.spawning import spawn_balls
-from dodge_lstm.ros.messages import (
-    finite_odometry,
-    msg_to_outcome,
-    robot_state,
-    stamp_ns,
-)
+from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS
