@@ -20,7 +20,7 @@ from dodge_lstm.runtime.model_metadata import (
     write_metadata,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def expert_windows(

@@ -23,7 +23,7 @@ from dodge_lstm.runtime.model_metadata import (
 )
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, TFLitePolicy
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 F = 8
 MEAN = np.array([0.5, 3.0, -1.0, 0.0, 1.0, 4.0, -0.5, 0.2], dtype=np.float32)
 STD = np.array([1.5, 2.0, 1.0, 0.7, 1.5, 2.0, 1.0, 0.7], dtype=np.float32)

@@ -39,7 +39,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from dodge_lstm.bags import rosbag_io as bags  # noqa: E402
 from dodge_lstm.ros.nodes.recorder_node import RecorderNode  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TWIST = "geometry_msgs/msg/Twist"
 ODOM = "nav_msgs/msg/Odometry"
 CDR_LE_HEADER = b"\x00\x01\x00\x00"  # CDR encapsulation, little endian, no options
