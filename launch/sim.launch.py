@@ -1,7 +1,8 @@
 """Bring up the dodgeball graph: simulator, spawner, feature ring buffer and a policy.
 
     ros2 launch dodge_lstm sim.launch.py [timesteps:=5] [units:=15] [model:=PATH]
-        [policy:=lstm|expert] [record:=false] [sim:=embedded] [params_file:=PATH]
+        [policy:=lstm|expert] [record:=false] [output_dir:=PATH] [sim:=embedded]
+        [params_file:=PATH]
 
 With policy:=lstm the TFLite policy runs as a lifecycle node that this file configures and then
 activates through lifecycle events; if configure fails (wrong or missing model) the node stays
@@ -13,8 +14,8 @@ from launch.actions import (
     DeclareLaunchArgument,
     EmitEvent,
     LogInfo,
+    OpaqueFunction,
     RegisterEventHandler,
-    Shutdown,
 )
 from launch.conditions import IfCondition
 from launch.events import matches_action
@@ -30,7 +31,12 @@ from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
 from lifecycle_msgs.msg import Transition
 
-from launch import LaunchDescription
+from launch import LaunchContext, LaunchDescription
+
+
+def _gazebo_unavailable(context: LaunchContext) -> None:
+    """Fail the launch (non-zero exit), so a script can tell nothing was started."""
+    raise RuntimeError("sim:=gazebo is not available yet; use sim:=embedded")
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -57,6 +63,9 @@ def generate_launch_description() -> LaunchDescription:
                               description="Who drives the robot"),
         DeclareLaunchArgument("record", default_value="false", choices=["true", "false"],
                               description="Record a rosbag2 (MCAP) bag with dodge_recorder"),
+        DeclareLaunchArgument("output_dir", default_value="",
+                              description="Bag directory with record:=true "
+                                          "(default ./dodge_bag_<timestamp>)"),
         DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "gazebo"],
                               description="Simulator backend (gazebo arrives in a later release)"),
         DeclareLaunchArgument(
@@ -68,10 +77,7 @@ def generate_launch_description() -> LaunchDescription:
 
     sim = Node(package="dodge_lstm", executable="dodge_sim", name="dodge_sim", output="screen",
                parameters=[params_file], condition=embedded)
-    gazebo_missing = [
-        LogInfo(condition=on_gazebo, msg="sim:=gazebo is not available yet; use sim:=embedded"),
-        Shutdown(condition=on_gazebo, reason="sim:=gazebo is not implemented"),
-    ]
+    gazebo_missing = [OpaqueFunction(function=_gazebo_unavailable, condition=on_gazebo)]
     spawner = Node(package="dodge_lstm", executable="ball_spawner", name="ball_spawner",
                    output="screen", parameters=[params_file, sim_time], condition=embedded)
     features = Node(package="dodge_lstm", executable="ball_features", name="ball_features",
@@ -103,7 +109,8 @@ def generate_launch_description() -> LaunchDescription:
     # The recorder stamps on the wall clock (no use_sim_time), like `ros2 bag record`, so a
     # bag keeps arrival order for `dodge-lstm dataset --bag`.
     recorder = Node(package="dodge_lstm", executable="dodge_recorder", name="dodge_recorder",
-                    output="screen", parameters=[params_file],
+                    output="screen",
+                    parameters=[params_file, {"output_dir": LaunchConfiguration("output_dir")}],
                     condition=IfCondition(AndSubstitution(on_embedded,
                                                           LaunchConfiguration("record"))))
 
