@@ -33,6 +33,14 @@ def test_shipped_model_dodges_in_a_short_seeded_evaluation():
     assert res.threat_dodge_rate >= FLOOR, res.table()
 
 
+def test_headline_number_is_pinned():
+    """The README's headline, exactly: seed 7, 2000 balls, 64 arenas. A change to features,
+    windowing, label pairing, the arena or the runtime that moves a single ball shows here."""
+    res = evaluate(LearnedPolicy(MODEL, timesteps=5), 2000, seed=7, arenas=64)
+    assert (res.balls, res.hits, res.threat_balls, res.threat_hits) == (2000, 26, 776, 16), \
+        res.to_json()
+
+
 def test_eval_cli_with_tflite_without_tensorflow():
     code = (
         "import sys, json\n"
