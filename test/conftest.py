@@ -57,8 +57,33 @@ def isolate_dds() -> int:
     return domain
 
 
+# In CI these must be importable: a skip there would hide a broken install behind a green run.
+REQUIRED_IN_CI = ("rclpy", "rmw_fastrtps_cpp", "tensorflow", "ai_edge_litert", "rosbags")
+
+
+def require_in_ci(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:
+    """Packages of `REQUIRED_IN_CI` that cannot be found while `CI=true` (else nothing)."""
+    import importlib.util
+
+    if environ.get("CI", "").lower() != "true":
+        return []
+    def missing(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except (ImportError, ValueError):  # e.g. sys.modules[name] = None: blocked
+            return True
+
+    return [name for name in REQUIRED_IN_CI if missing(name)]
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register markers and isolate DDS before any test module imports rclpy."""
+    """Register markers and isolate DDS before any test module imports rclpy; in CI, refuse
+    to run (instead of skipping half the suite) when the ROS or TensorFlow stack is missing."""
+    missing = require_in_ci()
+    if missing:
+        raise pytest.UsageError(
+            f"CI=true but {', '.join(missing)} cannot be imported: the ROS/TensorFlow tests "
+            f"would be skipped, not run. Install requirements*.txt (make test does).")
     config.addinivalue_line("markers", "ros: uses rclpy and DDS (isolated per test process)")
     config.addinivalue_line("markers", "tensorflow: needs TensorFlow (training or conversion)")
     # Importable without an install (plain `pytest`), and test helpers under any import mode.
