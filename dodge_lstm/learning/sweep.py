@@ -4,15 +4,13 @@ The 2020 project picked 5-8 timesteps and ~15 units from loss curves alone. This
 the closed-loop threat dodge rate of the *converted* model (the deployed path) next to the
 losses, so the two rankings can be compared. Pairs run in spawned processes, each with TF held
 to one thread, so `workers` processes share `workers` cores without oversubscribing them.
-TensorFlow is only imported inside the workers (through `training`/`conversion`).
+TensorFlow is only imported inside the workers (through `training`/`conversion`). The tables
+and JSON are `sweep_report`'s, the plots `viz.sweep_plots`'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
-import math
 import multiprocessing
 import os
 import sys
@@ -25,21 +23,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from dodge_lstm.learning.sweep_report import (
+    CSV_FIELDS,
+    SWEEP_FORMAT,
+    pair_name,
+    summary,
+    write_outputs,
+)
+from dodge_lstm.learning.train_config import TrainConfig
 
 __all__ = ["ARENAS", "SWEEP_FORMAT", "lstm_parameters", "pair_name", "run_sweep"]
 
-SWEEP_FORMAT = "dodge_lstm.learning.sweep/1"
 ARENAS = 64
 """Parallel arenas per closed-loop evaluation: fixed so every pair (and baseline) is comparable."""
 
-CSV_FIELDS = [
-    "timesteps", "units", "parameters", "train_loss", "eval_loss", "history_min_loss",
-    "history_min_val_loss", "best_epoch", "epochs_run", "train_seconds", "convert_seconds",
-    "convert_max_abs_err", "eval_seconds", "threat_dodge_rate", "threat_dodge_ci95_low",
-    "threat_dodge_ci95_high", "dodge_rate", "hits", "balls", "threat_balls", "threat_hits",
-    "arenas", "tflite", "error",
-]
 _THREAD_VARS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 
 
@@ -47,11 +44,6 @@ def lstm_parameters(timesteps: int, units: int, num_features: int) -> int:
     """Trainable parameters of LSTM(units) + Dense(1); independent of `timesteps`."""
     del timesteps  # the LSTM shares its weights over time
     return 4 * units * (num_features + units + 1) + units + 1
-
-
-def pair_name(timesteps: int, units: int) -> str:
-    """Directory name of one pair's outputs."""
-    return f"t{timesteps}_u{units}"
 
 
 # --- worker side -----------------------------------------------------------------------------
@@ -112,10 +104,7 @@ def _run_pair(job: dict[str, Any]) -> dict[str, Any]:
             from dodge_lstm.learning.training import build_model, train_dataset
 
             build_model(1, 1)  # import Keras now, so train_seconds times training, not imports
-            res = train_dataset(
-                job["data"], timesteps=job["timesteps"], units=job["units"], out_dir=pair_dir,
-                epochs=job["epochs"], seed=job["seed"], progress=False,
-            )
+            res = train_dataset(job["data"], job["config"], out_dir=pair_dir, progress=False)
             row.update(
                 train_loss=res.train_loss, eval_loss=res.eval_loss,
                 history_min_loss=min(res.history["loss"]),
@@ -225,9 +214,8 @@ def run_sweep(
     timesteps: Sequence[int],
     units: Sequence[int],
     out_dir: str | Path,
+    config: TrainConfig,
     workers: int = 2,
-    epochs: int = 40,
-    seed: int = 0,
     eval_balls: int = 2000,
     eval_seed: int = 7,
     progress: bool = True,
@@ -239,6 +227,9 @@ def run_sweep(
     `dodge_heatmap.png` and `sweep.json`; the CSV/MD/JSON are rewritten after every pair, so
     a long sweep can be watched. A failing pair becomes a row with `error` set. Returns the
     rows in grid order (timesteps-major).
+
+    Every pair trains with `config` with its `timesteps` and `units` replaced by the pair's;
+    `sweep.json` settings hold every `config` field, `timesteps` and `units` being the grid.
     """
     from tqdm import tqdm
 
@@ -250,7 +241,8 @@ def run_sweep(
     if not data.is_file():
         raise FileNotFoundError(f"no dataset {data}; create one with `dodge-lstm dataset`")
     ts, us = _positive_unique("timesteps", timesteps), _positive_unique("units", units)
-    for name, v in (("workers", workers), ("epochs", epochs), ("eval_balls", eval_balls)):
+    config.validate()
+    for name, v in (("workers", workers), ("eval_balls", eval_balls)):
         if v < 1:
             raise ValueError(f"{name} must be >= 1, got {v}")
     rec = Recording.load(data)
@@ -262,15 +254,15 @@ def run_sweep(
     jobs = [
         {
             "data": str(data), "timesteps": t, "units": u, "out_dir": str(out),
-            "epochs": epochs, "seed": seed, "eval_balls": eval_balls, "eval_seed": eval_seed,
-            "arenas": ARENAS, "parameters": lstm_parameters(t, u, num_features),
+            "config": config.with_(timesteps=t, units=u), "eval_balls": eval_balls,
+            "eval_seed": eval_seed, "arenas": ARENAS,
+            "parameters": lstm_parameters(t, u, num_features),
         }
         for t in ts for u in us
     ]
     settings: dict[str, Any] = {
         "data": str(data), "data_sha256": file_sha256(data), "data_rows": rows_in_data,
-        "num_features": num_features, "timesteps": ts, "units": us, "epochs": epochs,
-        "patience": 5, "batch_size": 256, "eval_fraction": 0.2, "seed": seed,
+        "num_features": num_features, **asdict(config), "timesteps": ts, "units": us,
         "eval_balls": eval_balls, "eval_seed": eval_seed, "arenas": ARENAS,
         "workers": workers, "threads_per_worker": 1, "package_version": __version__,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -284,7 +276,7 @@ def run_sweep(
 
     def save(complete: bool) -> None:
         settings["wall_seconds"] = time.perf_counter() - t_start
-        _write_outputs(out, rows(), settings, baselines, complete=complete)
+        write_outputs(out, rows(), settings, baselines, complete=complete)
 
     with tqdm(total=len(jobs), desc="sweep", unit="model", disable=not progress) as bar:
 
@@ -305,7 +297,7 @@ def run_sweep(
         compute_baselines()
     save(complete=True)
     if progress:
-        s = _summary(rows())
+        s = summary(rows())
         print(f"sweep: {s['models']} models, {s['errors']} failed, "
               f"{settings['wall_seconds'] / 60:.1f} min; wrote {out / 'results.md'}, "
               f"results.csv, sweep.json, loss_curves.png, dodge_heatmap.png")
@@ -317,285 +309,3 @@ def _short(row: dict[str, Any]) -> str:
     if row["error"]:
         return f"{name} failed"
     return f"{name} eval {row['eval_loss']:.4g} dodge {row['threat_dodge_rate']:.1%}"
-
-
-# --- outputs ---------------------------------------------------------------------------------
-
-
-def _write_outputs(
-    out: Path,
-    rows: list[dict[str, Any]],
-    settings: dict[str, Any],
-    baselines: dict[str, dict[str, Any]],
-    *,
-    complete: bool,
-) -> None:
-    summary = _summary(rows)
-    _atomic_write(out / "results.csv", _csv_text(rows))
-    _atomic_write(out / "results.md", _markdown(rows, settings, baselines, summary))
-    doc = {
-        "format": SWEEP_FORMAT, "complete": complete, "settings": settings,
-        "baselines": baselines, "summary": summary, "rows": rows,
-    }
-    _atomic_write(out / "sweep.json", json.dumps(doc, indent=1, default=_json_default) + "\n")
-    if complete:
-        _plot_loss_curves(out / "loss_curves.png", rows, settings)
-        _plot_heatmap(out / "dodge_heatmap.png", rows, settings, baselines)
-
-
-def _json_default(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, Path):
-        return str(v)
-    raise TypeError(f"not JSON serializable: {type(v).__name__}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file so someone watching the sweep never reads half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def _csv_text(rows: list[dict[str, Any]]) -> str:
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for row in rows:
-        ci = row.get("threat_dodge_ci95") or [None, None]
-        w.writerow(row | {"threat_dodge_ci95_low": ci[0], "threat_dodge_ci95_high": ci[1]})
-    return buf.getvalue()
-
-
-def _ok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if not r["error"]]
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks with ties averaged (for Spearman)."""
-    ranks = np.empty(len(x))
-    ranks[np.argsort(x, kind="stable")] = np.arange(len(x))
-    for v in np.unique(x):
-        tie = x == v
-        ranks[tie] = ranks[tie].mean()
-    return ranks
-
-
-def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
-    a_arr, b_arr = np.asarray(a, float), np.asarray(b, float)
-    if len(a_arr) < 3:
-        return None
-    ra, rb = _ranks(a_arr), _ranks(b_arr)
-    if ra.std() == 0 or rb.std() == 0:
-        return None
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Best pairs by loss and by dodging, and how well the two rankings agree."""
-    ok = [r for r in _ok(rows) if r["eval_loss"] is not None]
-    if not ok:
-        return {"models": 0, "errors": len(rows)}
-    by_loss = min(ok, key=lambda r: r["eval_loss"])
-    by_dodge = max(ok, key=lambda r: r["threat_dodge_rate"])
-    lo_best = by_dodge["threat_dodge_ci95"][0]
-    return {
-        "models": len(ok),
-        "errors": len(rows) - len(_ok(rows)),
-        "best_eval_loss": pair_name(by_loss["timesteps"], by_loss["units"]),
-        "best_threat_dodge": pair_name(by_dodge["timesteps"], by_dodge["units"]),
-        # Pairs whose CI overlaps the best one's: not distinguishable from it at this eval size.
-        "within_ci_of_best_dodge": [
-            pair_name(r["timesteps"], r["units"]) for r in ok
-            if r["threat_dodge_ci95"][1] >= lo_best
-        ],
-        "spearman_eval_loss_vs_threat_dodge": _spearman(
-            [r["eval_loss"] for r in ok], [r["threat_dodge_rate"] for r in ok]
-        ),
-    }
-
-
-def _loss(v: float | None) -> str:
-    return "—" if v is None else f"{v:.4f}"
-
-
-def _pct_ci(rate: float, ci: Sequence[float]) -> str:
-    return f"{rate:.1%} ({ci[0]:.1%}–{ci[1]:.1%})"
-
-
-def _markdown(
-    rows: list[dict[str, Any]],
-    settings: dict[str, Any],
-    baselines: dict[str, dict[str, Any]],
-    summary: dict[str, Any],
-) -> str:
-    s = settings
-    lines = [
-        "# Sweep: LSTM timesteps × units",
-        "",
-        f"Data `{Path(s['data']).name}` ({s['data_rows']} rows, sha256 `{s['data_sha256'][:12]}`"
-        f"), Adam/MSE, up to {s['epochs']} epochs with early stopping (patience "
-        f"{s['patience']}) on a {s['eval_fraction']:.0%} by-episode eval split, seed {s['seed']}."
-        f" Losses are MSE in (m/s)² of the restored best weights.",
-        "",
-        f"Closed loop: the converted `.tflite` in `evaluate(..., {s['eval_balls']} balls, "
-        f"seed={s['eval_seed']}, arenas={s['arenas']})`. *Threat dodge* = share of the balls "
-        f"that would hit a robot standing still that the policy avoided (Wilson 95% CI); "
-        f"*dodge* = share of all balls not hitting.",
-        "",
-    ]
-    if baselines:
-        ref = ", ".join(
-            f"{name} {_pct_ci(b['threat_dodge_rate'], b['threat_dodge_ci95'])} "
-            f"({b['threat_balls']} threats)"
-            for name, b in baselines.items() if "error" not in b
-        )
-        lines += [f"Baselines, same settings: {ref}.", ""]
-    any_error = any(r["error"] for r in rows)
-    head = ["timesteps", "units", "params", "train loss", "eval loss", "epochs", "train s",
-            "threat dodge (95% CI)", "dodge", "hits / balls"] + (["error"] if any_error else [])
-    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---:" for _ in head) + "|"]
-    for r in rows:
-        cells = [str(r["timesteps"]), str(r["units"]), str(r["parameters"])]
-        if r["threat_dodge_rate"] is not None:
-            cells += [
-                _loss(r["train_loss"]), _loss(r["eval_loss"]),
-                str(r["epochs_run"]), f"{r['train_seconds']:.0f}",
-                _pct_ci(r["threat_dodge_rate"], r["threat_dodge_ci95"]),
-                f"{r['dodge_rate']:.1%}", f"{r['hits']} / {r['balls']}",
-            ]
-        elif r["train_loss"] is not None:  # trained, then conversion/evaluation failed
-            cells += [_loss(r["train_loss"]), _loss(r["eval_loss"]),
-                      str(r["epochs_run"]), f"{r['train_seconds']:.0f}", "—", "—", "—"]
-        else:
-            cells += ["—"] * 7
-        if any_error:
-            cells.append(str(r["error"] or "").replace("|", "\\|").replace("\n", " ")[:200])
-        lines.append("| " + " | ".join(cells) + " |")
-    if summary.get("models"):
-        rho = summary["spearman_eval_loss_vs_threat_dodge"]
-        lines += [
-            "",
-            f"Lowest eval loss: {summary['best_eval_loss']}. Highest threat dodge rate: "
-            f"{summary['best_threat_dodge']}; pairs whose CI overlaps it: "
-            f"{', '.join(summary['within_ci_of_best_dodge'])}.",
-            "",
-            "Spearman rank correlation of eval loss and threat dodge rate over "
-            f"{summary['models']} models: "
-            + (f"{rho:+.2f}" if rho is not None else "n/a")
-            + " (−1: lower loss always dodges better; 0: loss says nothing about dodging).",
-        ]
-    lines += ["", f"Sweep wall time {s.get('wall_seconds', 0.0) / 60:.1f} min with "
-              f"{s['workers']} workers × 1 thread."]
-    return "\n".join(lines) + "\n"
-
-
-def _figure(w: float, h: float) -> Any:
-    # Figure + Agg canvas directly: no pyplot, so no global backend switch in the caller.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _plot_loss_curves(path: Path, rows: list[dict[str, Any]], settings: dict[str, Any]) -> None:
-    """One subplot per timesteps value; a colour per units value, train solid, eval dashed."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
-
-    ts, us = settings["timesteps"], settings["units"]
-    ncols = min(len(ts), 3)
-    nrows = math.ceil(len(ts) / ncols)
-    spare = nrows * ncols > len(ts)
-    fig = _figure(4.6 * ncols, 3.6 * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
-    colours = {u: f"C{i % 10}" for i, u in enumerate(us)}
-    by_pair = {(r["timesteps"], r["units"]): r for r in rows}
-    for ax, t in zip(axes, ts):
-        plotted = 0
-        for u in us:
-            hist = (by_pair.get((t, u)) or {}).get("history")
-            if not hist:
-                continue
-            plotted += 1
-            epochs = np.arange(1, len(hist["loss"]) + 1)
-            ax.plot(epochs, hist["loss"], color=colours[u], lw=1.2)
-            if hist.get("val_loss"):
-                ax.plot(epochs, hist["val_loss"], color=colours[u], lw=1.2, ls="--")
-        if not plotted:
-            ax.text(0.5, 0.5, "no trained model", ha="center", va="center",
-                    transform=ax.transAxes)
-        ax.set_yscale("log")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(f"{t} timesteps")
-        ax.set_xlabel("epoch")
-        ax.grid(True, which="both", alpha=0.3)
-    for ax in axes[::ncols]:
-        ax.set_ylabel("MSE loss [(m/s)²]")
-    handles = [Line2D([], [], color=colours[u], label=f"{u} units") for u in us] + [
-        Line2D([], [], color="k", label="train"),
-        Line2D([], [], color="k", ls="--", label="eval"),
-    ]
-    for ax in axes[len(ts):]:
-        ax.axis("off")
-    if spare:
-        axes[-1].legend(handles=handles, loc="center", frameon=False)
-    else:
-        axes[0].legend(handles=handles, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-
-
-def _plot_heatmap(
-    path: Path,
-    rows: list[dict[str, Any]],
-    settings: dict[str, Any],
-    baselines: dict[str, dict[str, Any]],
-) -> None:
-    """Timesteps × units grid of the closed-loop threat dodge rate, each cell annotated."""
-    import matplotlib as mpl
-
-    ts, us = settings["timesteps"], settings["units"]
-    rate = np.full((len(ts), len(us)), np.nan)
-    half = np.full_like(rate, np.nan)
-    for r in rows:
-        if r["threat_dodge_rate"] is not None:
-            i, j = ts.index(r["timesteps"]), us.index(r["units"])
-            rate[i, j] = 100 * r["threat_dodge_rate"]
-            lo, hi = r["threat_dodge_ci95"]
-            half[i, j] = 100 * (hi - lo) / 2
-    fig = _figure(1.3 * len(us) + 2.6, 0.9 * len(ts) + 1.8)
-    ax = fig.add_subplot()
-    cmap = mpl.colormaps["viridis"].with_extremes(bad="lightgrey")
-    finite = rate[np.isfinite(rate)]
-    vmin, vmax = (finite.min(), finite.max()) if finite.size else (0.0, 100.0)
-    if vmax - vmin < 1.0:
-        vmin, vmax = vmin - 0.5, vmax + 0.5
-    im = ax.imshow(np.ma.masked_invalid(rate), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    for i in range(len(ts)):
-        for j in range(len(us)):
-            if np.isfinite(rate[i, j]):
-                dark = (rate[i, j] - vmin) / (vmax - vmin) < 0.6
-                ax.text(j, i, f"{rate[i, j]:.1f}%\n±{half[i, j]:.1f}", ha="center",
-                        va="center", fontsize=8, color="white" if dark else "black")
-            else:
-                ax.text(j, i, "error", ha="center", va="center", fontsize=8)
-    ax.set_xticks(range(len(us)), [str(u) for u in us])
-    ax.set_yticks(range(len(ts)), [str(t) for t in ts])
-    ax.set_xlabel("LSTM units")
-    ax.set_ylabel("timesteps")
-    title = "Closed-loop threat dodge rate"
-    if baselines:
-        title += "\n" + ", ".join(
-            f"{k} {100 * b['threat_dodge_rate']:.1f}%" for k, b in baselines.items()
-            if "error" not in b
-        )
-    ax.set_title(title, fontsize=10)
-    fig.colorbar(im, ax=ax, label="threat dodge rate [%]")
-    fig.tight_layout()
-    fig.savefig(path)

@@ -3,7 +3,8 @@
 TensorFlow/Keras are imported inside functions so that importing this module (e.g. from the
 CLI's argument parsing, or for `split_by_episode`) stays cheap and TF-free. Inputs arrive
 already normalized; the mean/std travel in the metadata JSON and the runtime applies them, so
-the model itself has no Normalization layer.
+the model itself has no Normalization layer. What to train comes as one `TrainConfig`, which
+`model.json` records in full.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import csv
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.model_metadata import write_metadata
+from dodge_lstm.viz.loss_plot import plot_loss_history
 
 __all__ = [
     "TrainResult",
@@ -27,6 +30,7 @@ __all__ = [
     "import_keras",
     "split_by_episode",
     "train",
+    "train_dataset",
 ]
 
 
@@ -119,23 +123,11 @@ class TrainResult:
     metadata: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
-def _tqdm_callback(keras: Any, epochs: int, enabled: bool) -> Any:
-    """A Keras callback driving one tqdm bar per fit (one tick per epoch)."""
-    from tqdm.auto import tqdm
+def _progress_callback(epochs: int, enabled: bool) -> Any:
+    """tqdm's Keras callback: one epoch bar (verbose=0: no per-batch bars), losses as postfix."""
+    from tqdm.keras import TqdmCallback  # imports Keras: only once training runs
 
-    class TqdmEpochs(keras.callbacks.Callback):
-        def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
-            self.bar = tqdm(total=epochs, unit="epoch", desc="train", disable=not enabled)
-
-        def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
-            logs = logs or {}
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if "loss" in k})
-            self.bar.update(1)
-
-        def on_train_end(self, logs: Mapping[str, float] | None = None) -> None:
-            self.bar.close()
-
-    return TqdmEpochs()
+    return TqdmCallback(epochs=epochs, verbose=0, desc="train", disable=not enabled)
 
 
 def _check_xy(name: str, x: np.ndarray, y: np.ndarray, n: int, f: int) -> tuple[Any, Any]:
@@ -159,54 +151,30 @@ def _write_history(path: Path, history: Mapping[str, list[float]]) -> None:
             w.writerow([i + 1, repr(float(v)), repr(float(val[i])) if i < len(val) else ""])
 
 
-def _plot_history(path: Path, history: Mapping[str, list[float]], best_epoch: int) -> None:
-    # Figure + Agg canvas directly: no pyplot, so no global backend switch in the caller.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    ax.plot(epochs, history["loss"], label="train")
-    if history.get("val_loss"):
-        ax.plot(epochs, history["val_loss"], label="eval")
-    ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss [(m/s)^2]")
-    ax.legend()
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def train(
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_eval: np.ndarray | None,
     y_eval: np.ndarray | None,
     *,
-    timesteps: int,
-    units: int,
+    config: TrainConfig,
     speed_limit: float,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    patience: int,
     out_dir: str | Path,
     progress: bool = True,
-    learning_rate: float = 1e-3,
     metadata: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Fit with Adam/MSE, early-stop on eval loss (best weights restored) and write artefacts.
 
-    `x_*` are normalized windows [B, N, F]. `metadata` supplies the dataset side of the model
-    JSON (`feature_mean`, `feature_std`, `feature_names`, `dataset_sha256`); without it the
-    identity normalization is recorded, which is right only if the inputs were not normalized.
-    Writes `model.keras`, `model.json`, `history.csv` and `loss.png` into `out_dir`.
+    `x_*` are normalized windows [B, N, F], already split (so `config.eval_fraction` is only
+    recorded here; `train_dataset` applies it). `metadata` supplies the dataset side of the
+    model JSON (`feature_mean`, `feature_std`, `feature_names`, `dataset_sha256`); without it
+    the identity normalization is recorded, which is right only if the inputs were not
+    normalized. Writes `model.keras`, `model.json` (with `train_config`: every `config` field),
+    `history.csv` and `loss.png` into `out_dir`.
     """
     t0 = time.perf_counter()
+    config.validate()
+    timesteps, units = config.timesteps, config.units
     f = int(np.asarray(x_train).shape[-1]) if np.ndim(x_train) == 3 else 8
     x_train, y_train = _check_xy("train", x_train, y_train, timesteps, f)
     has_eval = x_eval is not None and len(x_eval) > 0
@@ -218,22 +186,22 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
 
     keras = import_keras()
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(config.seed)
     model = build_model(timesteps, units, f, speed_limit)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse")
     monitor = "val_loss" if has_eval else "loss"
     callbacks = [
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=patience, restore_best_weights=True
+            monitor=monitor, patience=config.patience, restore_best_weights=True
         ),
-        _tqdm_callback(keras, epochs, progress),
+        _progress_callback(config.epochs, progress),
     ]
     fit = model.fit(
         x_train,
         y_train,
         validation_data=(x_eval, y_eval) if has_eval else None,
-        epochs=epochs,
-        batch_size=batch_size,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
         shuffle=True,
         callbacks=callbacks,
         verbose=0,
@@ -242,7 +210,7 @@ def train(
     best_epoch = int(np.argmin(history[monitor])) + 1
 
     # Re-evaluate the restored weights: fit's `loss` is a running mean over a changing model.
-    eval_bs = max(batch_size, 1024)
+    eval_bs = max(config.batch_size, 1024)
     train_loss = float(model.evaluate(x_train, y_train, batch_size=eval_bs, verbose=0))
     eval_loss = (
         float(model.evaluate(x_eval, y_eval, batch_size=eval_bs, verbose=0)) if has_eval else None
@@ -253,7 +221,7 @@ def train(
     history_path = out / "history.csv"
     _write_history(history_path, history)
     plot_path = out / "loss.png"
-    _plot_history(plot_path, history, best_epoch)
+    plot_loss_history(plot_path, history, best_epoch)
 
     extra = dict(metadata or {})
     extra.setdefault("feature_names", default_feature_names(f))
@@ -268,7 +236,8 @@ def train(
         speed_limit=float(speed_limit),
         train_loss=train_loss,
         eval_loss=eval_loss,
-        seed=seed,
+        seed=config.seed,
+        train_config=asdict(config),
     )
     meta = write_metadata(out / "model.json", **extra)
     return TrainResult(
@@ -288,16 +257,9 @@ def train(
 
 def train_dataset(
     data: str | Path,
+    config: TrainConfig,
     *,
-    timesteps: int,
-    units: int,
     out_dir: str | Path,
-    epochs: int = 40,
-    batch_size: int = 256,
-    seed: int = 0,
-    patience: int = 5,
-    eval_fraction: float = 0.2,
-    learning_rate: float = 1e-3,
     progress: bool = True,
 ) -> TrainResult:
     """The `dodge-lstm train` step: raw recording -> windows -> normalized split -> `train`.
@@ -308,13 +270,14 @@ def train_dataset(
     from dodge_lstm.core.dataset import Recording, file_sha256
     from dodge_lstm.core.windows import make_windows
 
+    config.validate()
     rec = Recording.load(data)
     mean, std = rec.normalization()
-    w = make_windows(rec.features, rec.commands, rec.episode, timesteps)
+    w = make_windows(rec.features, rec.commands, rec.episode, config.timesteps)
     if len(w) == 0:
-        raise ValueError(f"{data} has no episode longer than timesteps={timesteps}")
+        raise ValueError(f"{data} has no episode longer than timesteps={config.timesteps}")
     x = ((w.x - mean) / std).astype(np.float32)
-    train_mask, eval_mask = split_by_episode(w.episode, eval_fraction, seed)
+    train_mask, eval_mask = split_by_episode(w.episode, config.eval_fraction, config.seed)
     meta = {
         "feature_mean": mean.tolist(),
         "feature_std": std.tolist(),
@@ -326,9 +289,7 @@ def train_dataset(
         "eval_windows": int(eval_mask.sum()),
     }
     return train(
-        x[train_mask], w.y[train_mask], x[eval_mask], w.y[eval_mask],
-        timesteps=timesteps, units=units,
-        speed_limit=float(rec.meta.get("speed_limit", 1.0)), epochs=epochs,
-        batch_size=batch_size, seed=seed, patience=patience, out_dir=out_dir,
-        progress=progress, learning_rate=learning_rate, metadata=meta,
+        x[train_mask], w.y[train_mask], x[eval_mask], w.y[eval_mask], config=config,
+        speed_limit=float(rec.meta.get("speed_limit", 1.0)), out_dir=out_dir,
+        progress=progress, metadata=meta,
     )

@@ -15,6 +15,7 @@ import numpy as np
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.evaluation import Policy
+from dodge_lstm.viz.figure import agg_figure
 
 TRAIL = 6
 
@@ -56,18 +57,18 @@ def trace_episode(policy: Policy, seconds: float, seed: int,
 
 def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig | None = None,
                fps: int = 10) -> Path:
-    """Write the trace as an animated GIF (robot-centred view, world orientation)."""
-    import matplotlib
+    """Write the trace as an animated GIF (robot-centred view, world orientation).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Draws on its own Agg figure (no pyplot), so rendering never switches the caller's backend.
+    """
     from matplotlib.animation import FuncAnimation, PillowWriter
     from matplotlib.patches import Circle
 
     cfg = cfg or ArenaConfig()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(4.8, 4.8), dpi=80)
+    fig = agg_figure(4.8, 4.8, dpi=80)
+    ax = fig.add_subplot()
     ax.set_aspect("equal")
     robot = Circle((0, 0), cfg.robot_radius, color="tab:blue", zorder=3)
     ax.add_patch(robot)
@@ -82,7 +83,7 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
     hit_ticks = [t for t, _ in tr.hits]
     hit_pos = np.array([p for _, p in tr.hits]).reshape(-1, 2)
 
-    def draw(i: int):
+    def draw(i: int) -> list[object]:
         cx, cy = tr.robot[i]
         ax.set_xlim(cx - 6, cx + 6)
         ax.set_ylim(cy - 6, cy + 6)
@@ -107,5 +108,4 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
 
     anim = FuncAnimation(fig, draw, frames=len(tr.robot), blit=False)
     anim.save(out, writer=PillowWriter(fps=fps))
-    plt.close(fig)
     return out

@@ -30,6 +30,7 @@ def expert_windows(episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray, ob
 def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A really (briefly) trained model dir: model.keras + model.json with the data's mean/std."""
     pytest.importorskip("tensorflow")
+    from dodge_lstm.learning.train_config import TrainConfig
     from dodge_lstm.learning.training import train
 
     raw, y, rec = expert_windows(12, seed=0)
@@ -37,21 +38,17 @@ def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     z = (raw - mean) / std
     split = len(z) * 3 // 4
     out = tmp_path_factory.mktemp("trained")
+    cfg = TrainConfig(timesteps=N, units=U, epochs=3, batch_size=64, seed=0, patience=2,
+                      learning_rate=5e-3)
     train(
         z[:split],
         y[:split],
         z[split:],
         y[split:],
-        timesteps=N,
-        units=U,
+        config=cfg,
         speed_limit=0.8,
-        epochs=3,
-        batch_size=64,
-        seed=0,
-        patience=2,
         out_dir=out,
         progress=False,
-        learning_rate=5e-3,
         metadata={"feature_mean": mean, "feature_std": std, "dataset_sha256": "ef" * 32},
     )
     return out

@@ -1,6 +1,10 @@
 """Episode GIFs, and the DAgger loop end to end on a tiny budget."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +15,8 @@ from dodge_lstm.core.baselines import StationaryPolicy
 from dodge_lstm.core.dataset import record_expert
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.viz.episode_gif import render_gif, trace_episode
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_trace_counts_match_a_still_robot():
@@ -27,6 +33,23 @@ def test_render_gif_has_a_frame_per_tick(tmp_path):
     with Image.open(out) as im:
         assert im.n_frames == 30
         assert im.size[0] > 200
+
+
+def test_render_gif_leaves_the_global_backend_alone(tmp_path):
+    # Figure + Agg canvas only: no pyplot import, no matplotlib.use() in the caller's process.
+    code = (
+        "import sys, matplotlib\n"
+        "from dodge_lstm.core.baselines import StationaryPolicy\n"
+        "from dodge_lstm.viz.episode_gif import render_gif, trace_episode\n"
+        "before = matplotlib.rcParams['backend']\n"
+        f"render_gif(trace_episode(StationaryPolicy(), 1.0, seed=1), {str(tmp_path / 'g.gif')!r},"
+        " 'still')\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "assert matplotlib.rcParams['backend'] == before\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), MPLBACKEND="svg")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    assert (tmp_path / "g.gif").stat().st_size > 0
 
 
 def test_render_cli(tmp_path, capsys):

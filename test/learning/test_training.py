@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.learning.training import default_feature_names, split_by_episode
 from dodge_lstm.runtime.model_metadata import (
     METADATA_KEYS,
@@ -160,27 +162,24 @@ def test_build_model_is_bounded_and_unroll_agnostic() -> None:
 @pytest.mark.tensorflow
 def test_train_reduces_loss_and_writes_artefacts(tmp_path: Path) -> None:
     pytest.importorskip("tensorflow")
+    from dodge_lstm.learning.train_config import TrainConfig
     from dodge_lstm.learning.training import train
 
     x, y, episodes, mean, std = expert_windows(episodes=32, timesteps=5, seed=0)
     train_mask, eval_mask = split_by_episode(episodes, 0.25, seed=0)
     # MSE of the best constant: what a model that ignores its input would score.
     baseline = float(np.mean((y[eval_mask] - y[train_mask].mean()) ** 2))
+    cfg = TrainConfig(timesteps=5, units=15, epochs=8, batch_size=64, seed=1, patience=3,
+                      eval_fraction=0.25, learning_rate=5e-3)
     result = train(
         x[train_mask],
         y[train_mask],
         x[eval_mask],
         y[eval_mask],
-        timesteps=5,
-        units=15,
+        config=cfg,
         speed_limit=1.0,
-        epochs=8,
-        batch_size=64,
-        seed=1,
-        patience=3,
         out_dir=tmp_path / "run",
         progress=False,
-        learning_rate=5e-3,
         metadata={"feature_mean": mean, "feature_std": std, "dataset_sha256": "cd" * 32},
     )
     hist = result.history
@@ -211,3 +210,55 @@ def test_train_reduces_loss_and_writes_artefacts(tmp_path: Path) -> None:
     assert meta["dataset_sha256"] == "cd" * 32
     assert meta["eval_loss"] == pytest.approx(result.eval_loss)
     assert meta["train_loss"] == pytest.approx(result.train_loss)
+    assert meta["train_config"] == asdict(cfg)
+
+
+def tiny_recording(tmp_path: Path) -> Path:
+    from dodge_lstm.core.dataset import record_expert
+
+    return record_expert(8, seed=2, episode_s=6.0).save(tmp_path / "tiny.npz")
+
+
+@pytest.mark.tensorflow
+def test_train_dataset_applies_and_records_the_whole_config(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from dodge_lstm.core.dataset import Recording
+    from dodge_lstm.core.windows import make_windows
+    from dodge_lstm.learning.training import train_dataset
+
+    data = tiny_recording(tmp_path)
+    cfg = TrainConfig(timesteps=3, units=4, epochs=3, batch_size=32, patience=2,
+                      eval_fraction=0.25, learning_rate=5e-3, seed=4)
+    res = train_dataset(data, cfg, out_dir=tmp_path / "run", progress=False)
+    meta = json.loads(res.metadata_path.read_text())
+    assert metadata_problems(meta) == []
+    assert meta["train_config"] == asdict(cfg) != asdict(TrainConfig())
+    assert meta["train_config"]["patience"] == 2 and meta["train_config"]["learning_rate"] == 5e-3
+    # Applied, not just recorded: the optimizer's step and the split's fraction and seed.
+    model = keras.models.load_model(res.model_path)
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-3)
+    rec = Recording.load(data)
+    w = make_windows(rec.features, rec.commands, rec.episode, 3)
+    _, eval_mask = split_by_episode(w.episode, 0.25, seed=4)
+    assert meta["eval_windows"] == int(eval_mask.sum()) > 0
+    assert res.epochs_run <= 3
+
+
+@pytest.mark.tensorflow
+def test_train_cli_passes_every_option_through(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("tensorflow")
+    from dodge_lstm.cli import main as cli_main
+
+    data = tiny_recording(tmp_path)
+    out = tmp_path / "run"
+    assert cli_main(["train", "--data", str(data), "--out", str(out), "--timesteps", "3",
+                     "--units", "4", "--epochs", "2", "--batch-size", "32", "--patience", "1",
+                     "--eval-fraction", "0", "--learning-rate", "0.005", "--seed", "4"]) == 0
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["train_config"] == asdict(TrainConfig(
+        timesteps=3, units=4, epochs=2, batch_size=32, patience=1, eval_fraction=0.0,
+        learning_rate=5e-3, seed=4))
+    assert meta["eval_windows"] == 0 and meta["eval_loss"] is None  # no eval split at all
+    assert "eval loss n/a" in capsys.readouterr().out
