@@ -1,7 +1,7 @@
 """Benchmark the node graph in one process: window -> Twist latency and 10 Hz period jitter.
 
-Runs `dodge-lstm sim` (simulator, spawner, feature node, lifecycle TFLite policy, monitor) at
-real time and reads the monitor's numbers, taken from DDS source timestamps (publication
+Runs `dodge-lstm sim` (simulator, spawner, feature node, lifecycle TFLite policy, observer) at
+real time and reads the observer's numbers, taken from DDS source timestamps (publication
 times): latency from a window to the Twist that answers it, and the Twist stream's deviation
 from the 100 ms period after a 2 s warm-up. Prints a table and writes JSON.
 
@@ -32,7 +32,8 @@ def main() -> None:
     os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
-    from dodge_lstm.ros.bringup.graph import SimOptions, run_sim
+    from dodge_lstm.ros.bringup.graph import run_sim
+    from dodge_lstm.ros.bringup.options import SimOptions
 
     s = run_sim(SimOptions(duration=args.duration, policy="lstm", processes=args.processes))
     rows = [

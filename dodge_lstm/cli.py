@@ -57,15 +57,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from dodge_lstm.learning.train_config import train_config_from_args
     from dodge_lstm.learning.training import train_dataset
 
-    res = train_dataset(args.data, timesteps=args.timesteps, units=args.units,
-                        out_dir=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                        seed=args.seed, patience=args.patience,
-                        learning_rate=args.learning_rate)
-    print(f"trained t{args.timesteps}/u{args.units} in {res.seconds:.0f} s "
+    cfg = train_config_from_args(args)
+    res = train_dataset(args.data, cfg, out_dir=args.out)
+    eval_loss = "n/a" if res.eval_loss is None else f"{res.eval_loss:.5f}"
+    print(f"trained t{cfg.timesteps}/u{cfg.units} in {res.seconds:.0f} s "
           f"({res.epochs_run} epochs, best {res.best_epoch}): train loss {res.train_loss:.5f}, "
-          f"eval loss {res.eval_loss:.5f}\nwrote {res.model_path}, {res.history_path}, "
+          f"eval loss {eval_loss}\nwrote {res.model_path}, {res.history_path}, "
           f"{res.plot_path}")
     return 0
 
@@ -95,23 +95,29 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.sweep import run_sweep
+    from dodge_lstm.learning.train_config import train_config_from_args
 
+    cfg = train_config_from_args(args, skip=SWEEP_GRID)
     run_sweep(data=args.data, timesteps=_ints(args.timesteps), units=_ints(args.units),
-              out_dir=args.out, workers=args.workers, epochs=args.epochs, seed=args.seed,
+              out_dir=args.out, config=cfg, workers=args.workers,
               eval_balls=args.eval_balls, eval_seed=args.eval_seed)
     return 0
 
 
 def cmd_dagger(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.dagger import run_dagger
+    from dodge_lstm.learning.train_config import train_config_from_args
 
-    results = run_dagger(data=args.data, out_dir=args.out, rounds=args.rounds,
-                         episodes=args.episodes, timesteps=args.timesteps, units=args.units,
-                         seed=args.seed, epochs=args.epochs, export=args.export)
+    results = run_dagger(data=args.data, out_dir=args.out, config=train_config_from_args(args),
+                         rounds=args.rounds, episodes=args.episodes, export=args.export)
     best = max(results, key=lambda r: r.selection_threat_dodge_rate)
     print(f"best round {best.round}: {best.model}"
           + (f" -> exported to {args.export}" if args.export else ""))
     return 0
+
+
+SWEEP_GRID = ("timesteps", "units")
+"""TrainConfig fields the sweep takes as comma lists (its grid) instead of single values."""
 
 
 def _ints(text: str) -> list[int]:
@@ -119,7 +125,9 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from dodge_lstm.ros.bringup.graph import SimOptions, format_summary, run_sim, summary_json
+    from dodge_lstm.ros.bringup.graph import run_sim
+    from dodge_lstm.ros.bringup.options import SimOptions
+    from dodge_lstm.ros.bringup.report import format_summary, summary_json
 
     opts = SimOptions(duration=args.duration, policy=args.policy, timesteps=args.timesteps,
                       units=args.units, model=args.model or "",
@@ -164,16 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     _spawn_args(p)
     p.set_defaults(func=cmd_dataset)
 
+    # Training options come from TrainConfig's fields: its defaults are the only ones.
+    from dodge_lstm.learning.train_config import add_train_config_args
+
     p = sub.add_parser("train", help="train a Keras LSTM on a dataset")
     p.add_argument("--data", type=Path, required=True, help="dataset .npz")
-    p.add_argument("--timesteps", type=int, default=5, help="window length N (default 5)")
-    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
-    p.add_argument("--epochs", type=int, default=40, help="most epochs (default 40)")
-    p.add_argument("--batch-size", type=int, default=256, help="batch size (default 256)")
-    p.add_argument("--patience", type=int, default=5,
-                   help="early stopping patience on eval loss (default 5)")
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam step (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_train_config_args(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=cmd_train)
 
@@ -189,8 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", default="1,3,5,8,10", help="comma list (default 1,3,5,8,10)")
     p.add_argument("--units", default="4,8,15,20,32", help="comma list (default 4,8,15,20,32)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
-    p.add_argument("--epochs", type=int, default=40, help="most epochs per model (default 40)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    add_train_config_args(p, skip=SWEEP_GRID)
     p.add_argument("--eval-balls", type=int, default=2000,
                    help="balls per closed-loop evaluation (default 2000)")
     p.add_argument("--eval-seed", type=int, default=7, help="evaluation seed (default 7)")
@@ -201,10 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True, help="expert dataset .npz (round 0)")
     p.add_argument("--rounds", type=int, default=3, help="DAgger rounds after round 0 (3)")
     p.add_argument("--episodes", type=int, default=512, help="episodes added per round (512)")
-    p.add_argument("--timesteps", type=int, default=5, help="window length N (default 5)")
-    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
-    p.add_argument("--epochs", type=int, default=40, help="most epochs per round (default 40)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_train_config_args(p)  # --seed also seeds the DAgger episodes
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--export", type=Path, default=None,
                    help="copy the best model (and its .json) here, e.g. models/lstm_t5_u15.tflite")

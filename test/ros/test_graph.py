@@ -22,7 +22,8 @@ from dodge_lstm.core.config import SpawnConfig
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.features import ball_features
 from dodge_lstm.resources import default_params_file, model_for
-from dodge_lstm.ros.bringup.graph import SimOptions, run_sim
+from dodge_lstm.ros.bringup.graph import run_sim
+from dodge_lstm.ros.bringup.options import SimOptions
 
 pytestmark = pytest.mark.ros
 

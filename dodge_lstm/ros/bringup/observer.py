@@ -1,0 +1,161 @@
+"""The run's measurements, taken from outside the graph through its topics only.
+
+Threading: `GraphObserver` is spun by the same `SingleThreadedExecutor` as the bringup's own
+node (and, in-process, the graph's nodes), so its callbacks and the code reading its counters
+never run at the same time: no lock, no second thread, no GIL hand-over between executors.
+Its timings do not depend on when its callbacks run either: they are DDS source timestamps,
+the publication times of what the graph sent.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.subscription import MessageInfo
+from std_msgs.msg import Float32MultiArray, String
+
+from dodge_lstm.core.evaluation import ThreatTally
+from dodge_lstm.ros.messages import msg_to_outcome
+from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
+
+# Jitter in steady state: skip the first 2 s (a late first window answered next to a watchdog
+# zero, first-call costs of the first latency report).
+JITTER_WARMUP_S = 2.0
+
+
+def _percentile(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if values.size else None
+
+
+def _gaps_ms(stamps_ns: list[int]) -> np.ndarray:
+    """Intervals between consecutive stamps, in ms (in publication order)."""
+    return np.diff(np.sort(np.array(stamps_ns, dtype=np.float64))) / 1e6
+
+
+def window_to_twist_ms(window_ns: list[int], twist_ns: list[int]) -> np.ndarray:
+    """For each window, the delay until the first Twist published after it (and before the next
+    window); windows nobody answered in time add nothing here."""
+    windows = np.sort(np.array(window_ns, dtype=np.int64))
+    twists = np.sort(np.array(twist_ns, dtype=np.int64))
+    if not windows.size or not twists.size:
+        return np.zeros(0)
+    first = np.searchsorted(twists, windows, side="left")
+    ok = first < twists.size
+    nxt = np.append(windows[1:], np.iinfo(np.int64).max)
+    answered = ok & (twists[np.minimum(first, twists.size - 1)] < nxt)
+    return (twists[first[answered]] - windows[answered]) / 1e6
+
+
+class GraphObserver(Node):
+    """Watches the graph: ticks, ball outcomes, Twists, window -> Twist latency and the policy's
+    diagnostics. Runs on the wall clock (no use_sim_time): it times the graph from outside."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("dodge_monitor", **kwargs)
+        self.counting = False
+        self.tally = ThreatTally()
+        self.twists = 0
+        self.nonfinite_twists = 0  # counted whether counting or not: none may ever be sent
+        self.window_src_ns: list[int] = []
+        self.twist_src_ns: list[int] = []
+        self.odom_src_ns: list[int] = []
+        self.diagnostics: dict[str, float] = {}
+        self.diagnostics_count = 0
+        self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
+        self.create_subscription(Twist, "cmd_vel", self.on_twist, 50)
+        self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
+        self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
+        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+
+    @property
+    def ticks(self) -> int:
+        """Simulator ticks seen since counting started (one `odom` per tick)."""
+        return len(self.odom_src_ns)
+
+    def start_counting(self) -> None:
+        """Count from now on (after bringup, so start-up transients stay out)."""
+        self.counting = True
+
+    def stop_counting(self) -> None:
+        """Freeze the counts (teardown traffic stays out)."""
+        self.counting = False
+
+    def on_odom(self, msg: Odometry, info: MessageInfo) -> None:
+        """Simulator ticks: the clock of the run and the jitter reference."""
+        if self.counting:
+            self.odom_src_ns.append(info["source_timestamp"])
+
+    def on_outcome(self, msg: String) -> None:
+        if not self.counting:
+            return
+        try:
+            out = msg_to_outcome(msg)
+        except ValueError:
+            self.get_logger().warning(f"malformed outcome ignored: {msg.data!r}")
+            return
+        if out["outcome"] == "rejected":
+            return  # a refused spawn is no ball
+        self.tally.add(out["outcome"] == "hit", bool(out["threat"]))
+
+    def on_window(self, msg: Float32MultiArray, info: MessageInfo) -> None:
+        if self.counting:
+            self.window_src_ns.append(info["source_timestamp"])
+
+    def on_twist(self, msg: Twist, info: MessageInfo) -> None:
+        if not math.isfinite(msg.linear.x):
+            self.nonfinite_twists += 1
+        if self.counting:
+            self.twists += 1
+            self.twist_src_ns.append(info["source_timestamp"])
+
+    def on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name == "dodge_policy":
+                self.diagnostics = {kv.key: float(kv.value) for kv in status.values}
+                self.diagnostics_count += 1
+
+    def summary(self, period_s: float, real_time_factor: float, wall_seconds: float,
+                interrupted: bool) -> dict[str, Any]:
+        """Counts, rates and latency percentiles of the run; `period_s` is the simulator's
+        control period (simulated seconds per tick)."""
+        nominal_ms = 1e3 * period_s / real_time_factor
+        lat = window_to_twist_ms(self.window_src_ns, self.twist_src_ns)
+        gaps = _gaps_ms(self.twist_src_ns)
+        jitter = np.abs(gaps[round(JITTER_WARMUP_S / period_s):] - nominal_ms)
+        odom_jitter = np.abs(_gaps_ms(self.odom_src_ns) - nominal_ms)
+        # Twists per simulated second: their wall-clock span scaled by the real-time factor.
+        span = gaps.sum() / 1e3 * real_time_factor
+        diag = dict(self.diagnostics)
+        out: dict[str, Any] = {
+            "balls": self.tally.balls,
+            "hits": self.tally.hits,
+            "threat_balls": self.tally.threat_balls,
+            "threat_hits": self.tally.threat_hits,
+            "threat_dodge_rate": self.tally.threat_dodge_rate,
+            "threat_dodge_ci95": self.tally.threat_dodge_ci95,
+            "twist_msgs": self.twists,
+            "twist_rate_hz": (self.twists - 1) / span if span > 0 else 0.0,
+            "nonfinite_twists": self.nonfinite_twists,
+            "inference_p50_us": diag.get("inference_p50_us", math.nan),
+            "inference_p99_us": diag.get("inference_p99_us", math.nan),
+            "window_to_twist_p50_ms": _percentile(lat, 50),
+            "window_to_twist_p99_ms": _percentile(lat, 99),
+            "twist_period_jitter_p50_ms": _percentile(jitter, 50),
+            "twist_period_jitter_p99_ms": _percentile(jitter, 99),
+            "odom_period_jitter_p99_ms": _percentile(odom_jitter, 99),
+            "sim_seconds": self.ticks * period_s,
+            "wall_seconds": wall_seconds,
+            "real_time_factor": real_time_factor,
+            "interrupted": interrupted,
+        }
+        if diag:
+            out["rejected_windows"] = int(diag.get("rejected_nan", 0)
+                                          + diag.get("rejected_malformed", 0))
+            out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+        return out

@@ -1,0 +1,47 @@
+"""Reading a ROS 2 parameters file (`--params-file`) the way a node sees it, without rclpy.
+
+The bringup needs a value the simulator node will run with (its control rate) before any node
+exists; reading it here, explicitly, keeps that file access visible where it happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+WILDCARD = "/**"
+"""The section every node reads (a node only takes the parameters it declares)."""
+
+
+def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    section = data[key]
+    if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
+        raise ValueError(f"parameters file {path}: section {key!r} must hold a "
+                         f"'ros__parameters' mapping")
+    return dict(section["ros__parameters"])
+
+
+def node_parameters(path: Path | str, node_name: str) -> dict[str, Any]:
+    """The `ros__parameters` of `node_name` (keyed `name` or `/name`) in the YAML file `path`,
+    on top of the wildcard `/**` section, as rcl applies them (the node's own section wins).
+
+    A node without a section gets the wildcard's or `{}` (it runs on its defaults, as under
+    ROS). Raises OSError if the file cannot be read and ValueError if it is not a parameters
+    file: not YAML, not a mapping of node names, or a section without a `ros__parameters`
+    mapping.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameters file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"parameters file {path} is not a mapping of node names "
+                         f"(got {type(data).__name__})")
+    params = _section(data, WILDCARD, path) if WILDCARD in data else {}
+    key = node_name if node_name in data else f"/{node_name}"
+    if key in data:
+        params.update(_section(data, key, path))
+    return params

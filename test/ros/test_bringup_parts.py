@@ -1,0 +1,83 @@
+"""Parts of the launch-free bringup: reading the parameters file, the lifecycle client."""
+
+import pytest
+
+pytest.importorskip("rclpy")
+
+from lifecycle_msgs.msg import Transition
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.node import Node
+
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.resources import default_params_file
+from dodge_lstm.ros.bringup.graph import control_period
+from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient
+from dodge_lstm.ros.params_file import node_parameters
+
+pytestmark = pytest.mark.ros
+
+
+def test_control_period_comes_from_the_params_file(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("dodge_sim:\n  ros__parameters:\n    control_rate_hz: 20\n")
+    assert control_period(params) == pytest.approx(0.05)
+    params.write_text("/dodge_sim:\n  ros__parameters:\n    control_rate_hz: 20.0\n")
+    assert control_period(params) == pytest.approx(0.05)
+    # Left out (or no section for the node at all): the node runs on its default, so do we.
+    params.write_text("dodge_sim:\n  ros__parameters:\n    substeps: 1\n")
+    assert control_period(params) == pytest.approx(1.0 / ArenaConfig().control_rate_hz)
+    params.write_text("ball_spawner:\n  ros__parameters:\n    seed: 3\n")
+    assert node_parameters(params, "dodge_sim") == {}
+    assert node_parameters(params, "ball_spawner") == {"seed": 3}
+    assert control_period(default_params_file()) == pytest.approx(0.1)
+
+
+def test_the_wildcard_section_applies_under_the_nodes_own(tmp_path):
+    """rcl applies `/**` to every node and the node's own section on top: so do we, or a rate
+    set once for all nodes would silently fall back to the default period here."""
+    params = tmp_path / "params.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    control_rate_hz: 20.0\n    substeps: 2\n")
+    assert control_period(params) == pytest.approx(0.05)
+    params.write_text("/**:\n  ros__parameters:\n    control_rate_hz: 20.0\n    substeps: 2\n"
+                      "dodge_sim:\n  ros__parameters:\n    control_rate_hz: 40.0\n")
+    assert control_period(params) == pytest.approx(0.025)
+    assert node_parameters(params, "dodge_sim") == {"control_rate_hz": 40.0, "substeps": 2}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("- dodge_sim\n- ball_spawner\n", "not a mapping of node names"),
+    ("", "not a mapping of node names"),
+    ("dodge_sim: [unclosed\n", "not valid YAML"),
+    ("dodge_sim:\n  control_rate_hz: 20\n", "'ros__parameters' mapping"),
+    ("dodge_sim:\n  ros__parameters: 20\n", "'ros__parameters' mapping"),
+])
+def test_a_file_that_is_no_params_file_is_a_clear_error(tmp_path, text, message):
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        control_period(params)
+    assert str(params) in str(err.value)
+
+
+def test_lifecycle_client_drives_a_real_lifecycle_node(ros_context):
+    target = LifecycleNode("lc_target", context=ros_context)
+    driver = Node("lc_driver", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    for node in (target, driver):
+        executor.add_node(node)
+    try:
+        client = LifecycleClient(driver, executor, "lc_target")
+        assert client.get_state() == "unconfigured"
+        assert client.change_state(Transition.TRANSITION_CONFIGURE)
+        assert client.get_state() == "inactive"
+        assert not client.change_state(Transition.TRANSITION_DEACTIVATE)  # not active: refused
+        assert client.get_state() == "inactive"
+
+        missing = LifecycleClient(driver, executor, "nobody_here", timeout_s=0.3)
+        with pytest.raises(RuntimeError, match=r"nobody_here/get_state did not come up"):
+            missing.get_state()
+    finally:
+        executor.shutdown()
+        target.destroy_node()
+        driver.destroy_node()
