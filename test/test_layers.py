@@ -39,6 +39,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "runtime": ({"numpy", "tqdm", "ai_edge_litert"}, {"", "core", "runtime"}),
     "bags": ({"numpy", "tqdm", "rosbags"}, {"", "core", "bags"}),
     "viz": ({"numpy", "matplotlib", "PIL"}, {"", "core", "runtime", "viz"}),
+    "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym"}),
     "learning": ({"numpy", "tqdm", "tensorflow", "keras"},
                  {"", "core", "runtime", "bags", "viz", "learning"}),
     "ros": ({"numpy", "yaml", "rosbags"} | ROS_PACKAGES,

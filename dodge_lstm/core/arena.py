@@ -59,6 +59,7 @@ class Arena:
         self.tick = 0
         self.robot_pos = np.zeros((b, 2))
         self.robot_yaw = np.broadcast_to(np.asarray(robot_yaw, dtype=float), (b,)).copy()
+        self.initial_yaw = self.robot_yaw.copy()
         self.robot_speed = np.zeros(b)
         self.ball_pos = np.zeros((b, k, 2))
         self.ball_vel = np.zeros((b, k, 2))
@@ -83,6 +84,27 @@ class Arena:
     def time(self) -> float:
         """Simulated seconds since construction."""
         return self.tick * self.cfg.dt
+
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Put arenas `rows` back to their just-constructed state, drawing from `self.rng`.
+
+        Robot at the origin, at rest, with its initial yaw; no balls (in-flight ones vanish
+        unresolved); fresh spawn timers. Resetting every row draws the timers in the shape the
+        constructor does, so a reset arena with a reseeded `rng` replays a new one exactly (what
+        the Gymnasium envs rely on).
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        self.robot_pos[rows] = 0.0
+        self.robot_yaw[rows] = self.initial_yaw[rows]
+        self.robot_speed[rows] = 0.0
+        self.ball_pos[rows] = 0.0
+        self.ball_vel[rows] = 0.0
+        self.alive[rows] = False
+        self.threat[rows] = False
+        self.ball_id[rows] = -1
+        self.next_id[rows] = 0
+        self.spawn_timer[rows] = self.rng.uniform(0.0, self.spawn_cfg.delay_max,
+                                                  (rows.size, self.spawn_cfg.num_balls))
 
     # -- balls -------------------------------------------------------------------------------
     def add_balls(self, arena: np.ndarray, pos: np.ndarray, vel: np.ndarray) -> np.ndarray:

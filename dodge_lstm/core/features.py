@@ -129,6 +129,12 @@ class FeatureWindow:
         self._head = (self._head + 1) % self.timesteps
         self._order = (self._head + np.arange(self.timesteps)) % self.timesteps
 
+    def reset_rows(self, rows: np.ndarray, newest: np.ndarray) -> None:
+        """Restart streams `rows` as if fresh and then `newest` (`[len(rows), F]`) was pushed;
+        the other streams keep their history (the ring head is shared, so no push here)."""
+        self._buf[rows] = self._empty
+        self._buf[rows, (self._head - 1) % self.timesteps] = newest
+
     def window(self) -> np.ndarray:
         """A copy `[B, timesteps, F]` of the buffered rows, oldest first."""
         return self._buf[:, self._order]

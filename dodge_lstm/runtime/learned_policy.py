@@ -1,47 +1,33 @@
-"""A converted LSTM as an arena policy, fed exactly as the ROS nodes feed it.
+"""Policies by name for the CLI and tools, and a converted LSTM as an arena policy.
 
-Rows come from `features.ball_features` and windows from `features.FeatureWindow`: the same
-code the `ball_features` node runs online, so an arena score is a score of the deployed path.
+`LearnedPolicy` is a `WindowPolicy` around the TFLite model: rows from `ball_features`, windows
+from `FeatureWindow`, the same code the `ball_features` node runs online, so an arena score is
+a score of the deployed path.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from dodge_lstm.core.baselines import RandomPolicy, StationaryPolicy
 from dodge_lstm.core.evaluation import Policy
 from dodge_lstm.core.expert import ExpertPolicy
-from dodge_lstm.core.features import FeatureWindow, ball_features
 from dodge_lstm.runtime.tflite_policy import TFLitePolicy
+from dodge_lstm.runtime.window_policy import WindowPolicy, policy_from_spec
 
 
-class LearnedPolicy:
-    """TFLite LSTM + ring buffer per arena."""
+class LearnedPolicy(WindowPolicy):
+    """TFLite LSTM + ring buffer per arena (the model is batch-1: one call per arena)."""
 
     def __init__(self, model: Path | str, timesteps: int | None = None) -> None:
         self.model = TFLitePolicy(model, timesteps=timesteps)
-        self.name = Path(model).name
-        self.timesteps = self.model.timesteps
-        self.num_slots = self.model.num_features // 4
-        self.window = FeatureWindow(self.timesteps, self.num_slots, batch=1)
-
-    def reset(self, arena) -> None:
-        """Fresh ring buffers ("no ball seen yet") for every arena."""
-        self.window = FeatureWindow(self.timesteps, self.num_slots, batch=arena.batch)
-
-    def act(self, arena) -> np.ndarray:
-        """Observe, push a row per arena, run the model once per arena (it is batch-1)."""
-        rows, _ = ball_features(arena.robot_pos, arena.robot_yaw, arena.robot_vel, arena.ball_pos,
-                                arena.ball_vel, arena.alive, arena.ball_id, self.num_slots)
-        self.window.push(rows)
-        windows = self.window.window()
-        return np.array([self.model(w) for w in windows])
+        super().__init__(self.model, timesteps=self.model.timesteps,
+                         num_slots=self.model.num_features // 4, name=Path(model).name)
 
 
 def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Policy:
-    """`expert`, `stationary`, `random`, or a path to a `.tflite` model."""
+    """`expert`, `stationary`, `random`, a path to a `.tflite` model, or `module:callable` /
+    `file.py:callable` (a window -> command function, or a Policy)."""
     if spec == "expert":
         return ExpertPolicy()
     if spec == "stationary":
@@ -50,4 +36,7 @@ def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Polic
         return RandomPolicy(seed=seed)
     if spec.endswith(".tflite"):
         return LearnedPolicy(Path(spec), timesteps=timesteps)
-    raise ValueError(f"unknown policy {spec!r}: use expert, stationary, random or a .tflite path")
+    if ":" in spec:
+        return policy_from_spec(spec, timesteps=timesteps)
+    raise ValueError(f"unknown policy {spec!r}: use expert, stationary, random, a .tflite path "
+                     f"or module:callable")
