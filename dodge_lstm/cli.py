@@ -7,18 +7,74 @@ Heavy imports (TensorFlow, rclpy, matplotlib) happen inside the sub-command that
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from dodge_lstm.core.config import TARGETING_MODES, SpawnConfig
 
+# -- argument types: bad input is refused by argparse (exit 2, naming the flag), never deep
+# inside a command with a traceback or, worse, a half-written output.
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def int_list(text: str) -> list[int]:
+    """A comma list of positive integers, e.g. `1,3,5`."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers like 1,3,5, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1, got {text!r}")
+    return values
+
+
+def output_file(text: str) -> Path:
+    """A file to write: not an existing directory, and its folder not a file."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+    if any(parent.exists() and not parent.is_dir() for parent in path.parents):
+        raise argparse.ArgumentTypeError(f"{text}: a parent of it is a file, not a folder")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    """A file that exists."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
 
 def _spawn_args(p: argparse.ArgumentParser) -> None:
     d = SpawnConfig()
     p.add_argument("--targeting", choices=TARGETING_MODES, default=d.targeting,
                    help=f"how balls are aimed (default {d.targeting})")
-    p.add_argument("--num-balls", type=int, default=d.num_balls,
+    p.add_argument("--num-balls", type=positive_int, default=d.num_balls,
                    help=f"balls alive at once (default {d.num_balls})")
 
 
@@ -98,7 +154,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.train_config import train_config_from_args
 
     cfg = train_config_from_args(args, skip=SWEEP_GRID)
-    run_sweep(data=args.data, timesteps=_ints(args.timesteps), units=_ints(args.units),
+    run_sweep(data=args.data, timesteps=args.timesteps, units=args.units,
               out_dir=args.out, config=cfg, workers=args.workers,
               eval_balls=args.eval_balls, eval_seed=args.eval_seed)
     return 0
@@ -118,10 +174,6 @@ def cmd_dagger(args: argparse.Namespace) -> int:
 
 SWEEP_GRID = ("timesteps", "units")
 """TrainConfig fields the sweep takes as comma lists (its grid) instead of single values."""
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -147,19 +199,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="closed-loop dodge rate of a policy in parallel arenas")
     p.add_argument("--policy", default="expert",
-                   help="expert | stationary | random | PATH.tflite (default expert)")
-    p.add_argument("--balls", type=int, default=2000, help="balls to resolve (default 2000)")
+                   help="expert | stationary | random | PATH.tflite | MODULE:CALLABLE "
+                        "(default expert)")
+    p.add_argument("--balls", type=positive_int, default=2000,
+                   help="balls to resolve (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--arenas", type=int, default=64, help="parallel arenas (default 64)")
-    p.add_argument("--timesteps", type=int, default=None,
+    p.add_argument("--arenas", type=positive_int, default=64,
+                   help="parallel arenas (default 64)")
+    p.add_argument("--timesteps", type=positive_int, default=None,
                    help="expected model timesteps (checked against the model's metadata)")
     _spawn_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("dataset", help="expert-labelled recordings from the arena or a bag")
-    p.add_argument("--episodes", type=int, default=512, help="episodes (default 512)")
-    p.add_argument("--episode-seconds", type=float, default=30.0,
+    p.add_argument("--episodes", type=positive_int, default=512, help="episodes (default 512)")
+    p.add_argument("--episode-seconds", type=positive_float, default=30.0,
                    help="simulated seconds per episode (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--bag", type=Path, nargs="+", default=None,
@@ -168,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--namespace", default="", help="namespace of the recorded topics")
     p.add_argument("--mirror", action="store_true",
                    help="add the fore/aft mirror image of every episode")
-    p.add_argument("--out", type=Path, required=True, help="output .npz")
+    p.add_argument("--out", type=output_file, required=True, help="output .npz")
     _spawn_args(p)
     p.set_defaults(func=cmd_dataset)
 
@@ -176,62 +231,70 @@ def build_parser() -> argparse.ArgumentParser:
     from dodge_lstm.learning.train_config import add_train_config_args
 
     p = sub.add_parser("train", help="train a Keras LSTM on a dataset")
-    p.add_argument("--data", type=Path, required=True, help="dataset .npz")
+    p.add_argument("--data", type=existing_file, required=True, help="dataset .npz")
     add_train_config_args(p)
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("convert", help="convert a trained model to TFLite (checked)")
     p.add_argument("model_dir", type=Path, help="directory written by `train` (or a .keras)")
-    p.add_argument("--out", type=Path, required=True, help="output .tflite")
-    p.add_argument("--data", type=Path, default=None,
+    p.add_argument("--out", type=output_file, required=True, help="output .tflite")
+    p.add_argument("--data", type=existing_file, default=None,
                    help="dataset for the 1000 check windows (default: fresh expert episodes)")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("sweep", help="train, convert and evaluate a grid of (timesteps, units)")
-    p.add_argument("--data", type=Path, required=True, help="dataset .npz")
-    p.add_argument("--timesteps", default="1,3,5,8,10", help="comma list (default 1,3,5,8,10)")
-    p.add_argument("--units", default="4,8,15,20,32", help="comma list (default 4,8,15,20,32)")
-    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--data", type=existing_file, required=True, help="dataset .npz")
+    p.add_argument("--timesteps", type=int_list, default=[1, 3, 5, 8, 10],
+                   help="comma list (default 1,3,5,8,10)")
+    p.add_argument("--units", type=int_list, default=[4, 8, 15, 20, 32],
+                   help="comma list (default 4,8,15,20,32)")
+    p.add_argument("--workers", type=positive_int, default=2,
+                   help="parallel processes (default 2)")
     add_train_config_args(p, skip=SWEEP_GRID)
-    p.add_argument("--eval-balls", type=int, default=2000,
+    p.add_argument("--eval-balls", type=positive_int, default=2000,
                    help="balls per closed-loop evaluation (default 2000)")
     p.add_argument("--eval-seed", type=int, default=7, help="evaluation seed (default 7)")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("dagger", help="behaviour cloning + DAgger rounds, keep the best model")
-    p.add_argument("--data", type=Path, required=True, help="expert dataset .npz (round 0)")
+    p.add_argument("--data", type=existing_file, required=True,
+                   help="expert dataset .npz (round 0)")
     p.add_argument("--rounds", type=int, default=3, help="DAgger rounds after round 0 (3)")
-    p.add_argument("--episodes", type=int, default=512, help="episodes added per round (512)")
+    p.add_argument("--episodes", type=positive_int, default=512,
+                   help="episodes added per round (512)")
     add_train_config_args(p)  # --seed also seeds the DAgger episodes
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--export", type=Path, default=None,
+    p.add_argument("--export", type=output_file, default=None,
                    help="copy the best model (and its .json) here, e.g. models/lstm_t5_u15.tflite")
     p.set_defaults(func=cmd_dagger)
 
     p = sub.add_parser("render", help="animated GIF of one arena episode")
     p.add_argument("--policy", default="expert",
-                   help="expert | stationary | random | PATH.tflite (default expert)")
+                   help="expert | stationary | random | PATH.tflite | MODULE:CALLABLE "
+                        "(default expert)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    p.add_argument("--seconds", type=float, default=15.0, help="episode length (default 15)")
-    p.add_argument("--out", type=Path, required=True, help="output .gif")
+    p.add_argument("--seconds", type=positive_float, default=15.0,
+                   help="episode length (default 15)")
+    p.add_argument("--out", type=output_file, required=True, help="output .gif")
     _spawn_args(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("sim", help="the sim.launch.py graph in one process, without launch")
-    p.add_argument("--duration", type=float, default=30.0,
+    p.add_argument("--duration", type=positive_float, default=30.0,
                    help="simulated seconds to run (default 30)")
     p.add_argument("--policy", choices=("lstm", "expert"), default="lstm",
                    help="who drives: the TFLite LSTM (lifecycle node) or the expert")
-    p.add_argument("--timesteps", type=int, default=5, help="LSTM window length (default 5)")
-    p.add_argument("--units", type=int, default=15, help="LSTM units (default 15)")
+    p.add_argument("--timesteps", type=positive_int, default=5,
+                   help="LSTM window length (default 5)")
+    p.add_argument("--units", type=positive_int, default=15, help="LSTM units (default 15)")
     p.add_argument("--model", default=None,
                    help="a .tflite path (default: models/lstm_t<N>_u<U>.tflite)")
     p.add_argument("--record", type=Path, default=None, help="record a rosbag2 (MCAP) bag here")
-    p.add_argument("--params-file", type=Path, default=None,
+    p.add_argument("--params-file", type=existing_file, default=None,
                    help="parameters YAML (default: the package's params/dodge_lstm.yaml)")
-    p.add_argument("--real-time-factor", type=float, default=1.0,
+    p.add_argument("--real-time-factor", type=positive_float, default=1.0,
                    help="simulated seconds per wall second (default 1)")
     p.add_argument("--seed", type=int, default=0, help="ball spawner seed (default 0)")
     p.add_argument("--processes", action="store_true",
@@ -247,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         print(f"dodge-lstm {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

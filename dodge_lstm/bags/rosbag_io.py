@@ -16,9 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 
-from rosbags.highlevel import AnyReader
+from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection, Qos
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import ReaderError, StoragePlugin, Writer
+from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
@@ -26,6 +27,7 @@ __all__ = [
     "BAG_VERSION",
     "STORAGES",
     "TYPESTORE",
+    "BagError",
     "BagMessage",
     "BagWriter",
     "bag_summary",
@@ -151,6 +153,18 @@ class BagMessage(NamedTuple):
     msg: Any
 
 
+class BagError(ValueError):
+    """A bag that cannot be read: missing, truncated or corrupt; the message says which."""
+
+
+def _bag_error(path: str | Path, exc: Exception) -> BagError:
+    text = str(exc)
+    hint = ("it was never closed (a recorder killed before it finished?)"
+            if "end magic" in text or "footer" in text.lower() else
+            "it is not a rosbag2 bag directory or a .mcap/.db3 file, or it is corrupt")
+    return BagError(f"bag {path} cannot be read ({type(exc).__name__}: {text}): {hint}")
+
+
 def read_messages(path: str | Path, *, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
     """Yield every message of a rosbag2 bag in timestamp order.
 
@@ -159,14 +173,19 @@ def read_messages(path: str | Path, *, topics: Iterable[str] | None = None) -> I
     win over the Kilted typestore, so bags from other distros deserialize with their own types.
     """
     wanted = None if topics is None else set(topics)
-    with AnyReader([Path(path)], default_typestore=typestore()) as reader:
-        connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
-        if not connections:
-            return
-        for conn, timestamp, raw in reader.messages(connections=connections):
-            yield BagMessage(
-                conn.topic, conn.msgtype, timestamp, reader.deserialize(raw, conn.msgtype)
-            )
+    if not Path(path).exists():
+        raise BagError(f"bag {path} does not exist")
+    try:
+        with AnyReader([Path(path)], default_typestore=typestore()) as reader:
+            connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+            if not connections:
+                return
+            for conn, timestamp, raw in reader.messages(connections=connections):
+                yield BagMessage(
+                    conn.topic, conn.msgtype, timestamp, reader.deserialize(raw, conn.msgtype)
+                )
+    except (AnyReaderError, ReaderError, SerdeError) as exc:
+        raise _bag_error(path, exc) from None
 
 
 def bag_summary(path: str | Path) -> dict[str, tuple[str, int]]:

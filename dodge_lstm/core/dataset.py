@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,18 @@ class Recording:
 
     @classmethod
     def load(cls, path: Path | str) -> Recording:
-        """Read an `.npz` written by `save`; raises ValueError naming what is missing."""
-        with np.load(path, allow_pickle=False) as data:
+        """Read an `.npz` written by `save`; raises ValueError naming what is wrong."""
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            if isinstance(exc, FileNotFoundError | IsADirectoryError):
+                raise
+            raise ValueError(f"{path} is not a dodge_lstm dataset: an .npz written by "
+                             f"`dodge-lstm dataset` was expected ({exc})") from None
+        if not hasattr(data, "files"):  # a bare .npy array, not an .npz archive
+            raise ValueError(f"{path} is not a dodge_lstm dataset: it holds one array, not an "
+                             f".npz written by `dodge-lstm dataset`")
+        with data:
             missing = {"features", "commands", "episode", "meta"} - set(data.files)
             if missing:
                 raise ValueError(f"{path} is not a dodge_lstm dataset: missing {sorted(missing)}")

@@ -14,6 +14,11 @@ import yaml
 WILDCARD = "/**"
 """The section every node reads (a node only takes the parameters it declares)."""
 
+GRAPH_NODES = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "expert_driver",
+               "dodge_recorder")
+"""The node names of the package's graph (each node passes its own to `Node.__init__`; a test
+checks they agree), i.e. the sections a parameters file for it may hold besides `/**`."""
+
 
 def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     section = data[key]
@@ -45,3 +50,23 @@ def node_parameters(path: Path | str, node_name: str) -> dict[str, Any]:
     if key in data:
         params.update(_section(data, key, path))
     return params
+
+
+def check_sections(path: Path | str) -> None:
+    """Raise ValueError if the file has a section for a node the graph does not have: under
+    ROS such a section is silently ignored, so a typo (`dodge_simm`) would run on defaults."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameters file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"parameters file {path} is not a mapping of node names "
+                         f"(got {type(data).__name__})")
+    unknown = sorted(str(k) for k in data if str(k).lstrip("/") not in GRAPH_NODES
+                     and k != WILDCARD)
+    if unknown:
+        raise ValueError(f"parameters file {path} has sections for unknown nodes {unknown}; "
+                         f"the graph's nodes are {', '.join(GRAPH_NODES)} (and {WILDCARD})")
+    for key in data:
+        _section(data, key, path)

@@ -69,8 +69,9 @@ class TFLitePolicy:
         self.path = Path(model_path)
         if not self.path.is_file():
             raise ModelError(
-                f"model {self.path} does not exist; check the `model` parameter or convert "
-                f"a trained model with `dodge-lstm convert`"
+                f"model {self.path} does not exist; check the path (`--policy`/`--model` on the "
+                f"command line, the `model` parameter of the policy node) or convert a trained "
+                f"model with `dodge-lstm convert`"
             )
         self.metadata_path = metadata_path_for(self.path)
         self.metadata = read_metadata(self.metadata_path, model_path=self.path)
@@ -86,7 +87,8 @@ class TFLitePolicy:
             )
             raise ModelError(
                 f"model {self.path} has timesteps {n} but timesteps={timesteps} was requested; "
-                f"set the `timesteps` parameter to {n}{hint}"
+                f"set timesteps to {n} (`--timesteps` on the command line, the `timesteps` "
+                f"parameter of the nodes){hint}"
             )
         if num_features is not None and num_features != f:
             raise ModelError(

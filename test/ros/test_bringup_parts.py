@@ -81,3 +81,23 @@ def test_lifecycle_client_drives_a_real_lifecycle_node(ros_context):
         executor.shutdown()
         target.destroy_node()
         driver.destroy_node()
+
+
+def test_graph_node_names_are_the_nodes_own():
+    """`check_sections` refuses sections for nodes not in GRAPH_NODES: the list must be exactly
+    the names the node classes give themselves, or a valid file would be refused (or a typo
+    in a new node's section accepted)."""
+    import ast
+    from pathlib import Path
+
+    import dodge_lstm.ros.nodes as nodes_pkg
+    from dodge_lstm.ros.params_file import GRAPH_NODES
+
+    names = set()
+    for module in Path(nodes_pkg.__file__).parent.glob("*_node.py"):
+        for call in ast.walk(ast.parse(module.read_text())):
+            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and call.func.attr == "__init__" and call.args
+                    and isinstance(call.args[0], ast.Constant)):
+                names.add(call.args[0].value)
+    assert names == set(GRAPH_NODES)

@@ -168,7 +168,8 @@ def test_rejects_wrong_timesteps_and_suggests_sibling(models: dict) -> None:
         TFLitePolicy(models[5]["tflite"], timesteps=8)
     msg = str(err.value)
     assert "lstm_t5_u15.tflite has timesteps 5 but timesteps=8 was requested" in msg
-    assert "set the `timesteps` parameter to 5" in msg
+    assert "set timesteps to 5 (`--timesteps` on the command line, the `timesteps` parameter" \
+        in msg
     assert "lstm_t8_u15.tflite" in msg
     with pytest.raises(ModelError, match="timesteps=3"):
         TFLitePolicy(models[5]["tflite"], timesteps=3)

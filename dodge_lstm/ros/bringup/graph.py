@@ -18,6 +18,7 @@ from typing import Any
 import rclpy
 from lifecycle_msgs.msg import Transition
 from rclpy.context import Context
+from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -28,7 +29,7 @@ from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_servic
 from dodge_lstm.ros.bringup.observer import GraphObserver
 from dodge_lstm.ros.bringup.options import SimOptions, ros_args
 from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands
-from dodge_lstm.ros.params_file import node_parameters
+from dodge_lstm.ros.params_file import check_sections, node_parameters
 
 
 def control_period(params_path: Path) -> float:
@@ -123,6 +124,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     if opts.policy not in ("lstm", "expert"):
         raise ValueError(f"policy must be lstm or expert, got {opts.policy!r}")
     args = ros_args(opts)
+    check_sections(opts.params_path)
     period = control_period(opts.params_path)  # read once, before anything starts
     context = Context()
     rclpy.init(args=args, context=context)
@@ -135,7 +137,10 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             procs = NodeProcesses(node_commands(opts), logs)
             procs.start()
         else:
-            nodes = in_process_nodes(opts, context)
+            try:
+                nodes = in_process_nodes(opts, context)
+            except ParameterException as exc:  # e.g. a string where an integer belongs
+                raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
         observer = GraphObserver(context=context)
         bringup = Node("dodge_bringup", context=context)
         for node in (*nodes, observer, bringup):
