@@ -138,14 +138,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from dodge_lstm.runtime.learned_policy import make_policy
-    from dodge_lstm.viz.episode_gif import render_gif, trace_episode
+    from dodge_lstm.viz.episode_gif import render_gif
 
-    policy = make_policy(args.policy, seed=args.seed)
-    trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=_spawn_cfg(args))
-    out = render_gif(trace, args.out, title=policy.name)
+    if args.bag is not None:
+        from dodge_lstm.bags.bag_trace import trace_from_bag
+
+        trace = trace_from_bag(args.bag, namespace=args.namespace)
+        title = args.bag.name
+    else:
+        from dodge_lstm.core.episode_trace import trace_episode
+        from dodge_lstm.runtime.learned_policy import make_policy
+
+        policy = make_policy(args.policy, seed=args.seed)
+        trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=_spawn_cfg(args))
+        title = policy.name
+    out = render_gif(trace, args.out, title=title)
     _, hits, balls = trace.resolved[-1]
-    print(f"wrote {out}: {balls} balls, {hits} hits in {args.seconds:.0f} s")
+    print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
+          f"{len(trace) * trace.dt:.1f} s")
     return 0
 
 
@@ -270,13 +280,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="copy the best model (and its .json) here, e.g. models/lstm_t5_u15.tflite")
     p.set_defaults(func=cmd_dagger)
 
-    p = sub.add_parser("render", help="animated GIF of one arena episode")
+    p = sub.add_parser("render", help="animated GIF of one arena episode or a recorded bag")
     p.add_argument("--policy", default="expert",
                    help="expert | stationary | random | PATH.tflite | MODULE:CALLABLE "
                         "(default expert)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--seconds", type=positive_float, default=15.0,
                    help="episode length (default 15)")
+    p.add_argument("--bag", type=Path, default=None,
+                   help="draw this rosbag2 bag (directory, .mcap or .db3) instead of an arena "
+                        "episode: odom, balls/odom, balls/outcome and cmd_vel")
+    p.add_argument("--namespace", default="", help="namespace of the recorded topics (--bag)")
     p.add_argument("--out", type=output_file, required=True, help="output .gif")
     _spawn_args(p)
     p.set_defaults(func=cmd_render)

@@ -88,7 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "ros: uses rclpy and DDS (isolated per test process)")
     config.addinivalue_line("markers", "tensorflow: needs TensorFlow (training or conversion)")
     # Importable without an install (plain `pytest`), and test helpers under any import mode.
-    for path in (str(REPO_ROOT), str(TEST_DIR / "ros")):
+    for path in (str(REPO_ROOT), str(TEST_DIR), str(TEST_DIR / "ros")):
         if path not in sys.path:
             sys.path.insert(0, path)
     if _domain_lock is None:  # once per process, whatever ROS_DOMAIN_ID the shell had

@@ -97,10 +97,9 @@ def test_policy_errors_speak_of_the_flag_not_only_the_node_parameter(capsys, tmp
 
 def test_truncated_and_corrupt_bags_are_named(capsys, tmp_path):
     pytest.importorskip("rosbags")
-    from test_layers import _write_bag_with_rosbags
+    from arena_bags import record_arena, write_rosbags
 
-    bag = tmp_path / "bag"
-    _write_bag_with_rosbags(bag)
+    bag = write_rosbags(record_arena(30), tmp_path / "bag")
     (mcap,) = bag.glob("*.mcap")
     truncated = tmp_path / "truncated"
     truncated.mkdir()

@@ -156,85 +156,13 @@ sys.meta_path.insert(0, NoRos())
 """
 
 
-def _write_bag_with_rosbags(path: Path, ticks: int = 30) -> np.ndarray:
-    """A bag of what the simulator publishes, serialized by rosbags (no rclpy); returns rows."""
-    from rosbags.typesys.stores.ros2_kilted import (
-        builtin_interfaces__msg__Time as Time,
-    )
-    from rosbags.typesys.stores.ros2_kilted import geometry_msgs__msg__Point as Point
-    from rosbags.typesys.stores.ros2_kilted import (
-        geometry_msgs__msg__Pose as Pose,
-    )
-    from rosbags.typesys.stores.ros2_kilted import (
-        geometry_msgs__msg__PoseWithCovariance as PoseCov,
-    )
-    from rosbags.typesys.stores.ros2_kilted import (
-        geometry_msgs__msg__Quaternion as Quaternion,
-    )
-    from rosbags.typesys.stores.ros2_kilted import (
-        geometry_msgs__msg__Twist as Twist,
-    )
-    from rosbags.typesys.stores.ros2_kilted import (
-        geometry_msgs__msg__TwistWithCovariance as TwistCov,
-    )
-    from rosbags.typesys.stores.ros2_kilted import geometry_msgs__msg__Vector3 as Vector3
-    from rosbags.typesys.stores.ros2_kilted import nav_msgs__msg__Odometry as Odometry
-    from rosbags.typesys.stores.ros2_kilted import std_msgs__msg__Header as Header
-    from rosbags.typesys.stores.ros2_kilted import std_msgs__msg__String as String
-
-    from dodge_lstm.bags.rosbag_io import open_writer, typestore
-    from dodge_lstm.core.arena import Arena
-    from dodge_lstm.core.features import ball_features
-    from dodge_lstm.core.outcomes import encode_outcome
-
-    store = typestore()
-    cov = np.zeros(36)
-
-    def odometry(t_ns: int, child: str, x: float, y: float, vx: float, vy: float) -> bytes:
-        sec, nanosec = divmod(t_ns, 1_000_000_000)
-        msg = Odometry(
-            header=Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id="odom"),
-            child_frame_id=child,
-            pose=PoseCov(pose=Pose(position=Point(x=x, y=y, z=0.0),
-                                   orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)),
-                         covariance=cov),
-            twist=TwistCov(twist=Twist(linear=Vector3(x=vx, y=vy, z=0.0),
-                                       angular=Vector3(x=0.0, y=0.0, z=0.0)),
-                           covariance=cov))
-        return bytes(store.serialize_cdr(msg, "nav_msgs/msg/Odometry"))
-
-    arena = Arena(1, seed=3)
-    rows = []
-    with open_writer(path) as bag:
-        bag.add_topic("/odom", "nav_msgs/msg/Odometry")
-        bag.add_topic("/balls/odom", "nav_msgs/msg/Odometry")
-        bag.add_topic("/balls/outcome", "std_msgs/msg/String")
-        for k in range(ticks):
-            t = k * 100_000_000
-            r, _ = ball_features(arena.robot_pos, arena.robot_yaw, arena.robot_vel,
-                                 arena.ball_pos, arena.ball_vel, arena.alive, arena.ball_id)
-            rows.append(r[0])
-            for slot in np.flatnonzero(arena.alive[0]):
-                bag.write("/balls/odom", odometry(t, f"ball_{arena.ball_id[0, slot]}",
-                                                  *map(float, arena.ball_pos[0, slot]),
-                                                  *map(float, arena.ball_vel[0, slot])),
-                          1_000_000_000 + 2 * t)
-            bag.write("/odom", odometry(t, "base_link", *map(float, arena.robot_pos[0]),
-                                        0.0, 0.0), 1_000_000_000 + 2 * t + 1)
-            out = arena.step(0.0)
-            for ball_id, hit, threat in zip(out.ball_id, out.hit, out.threat):
-                text = encode_outcome(f"ball_{ball_id}", "hit" if hit else "passed",
-                                      bool(threat), arena.time)
-                bag.write("/balls/outcome",
-                          bytes(store.serialize_cdr(String(data=text), "std_msgs/msg/String")),
-                          1_000_000_000 + 2 * t + 2)
-    return np.stack(rows)
-
-
 def test_dataset_from_a_bag_needs_no_ros(tmp_path):
     pytest.importorskip("rosbags")
-    bag = tmp_path / "bag"
-    truth = _write_bag_with_rosbags(bag)
+    from arena_bags import record_arena, write_rosbags
+
+    episode = record_arena(30, seed=3)
+    bag = write_rosbags(episode, tmp_path / "bag")
+    truth = np.stack(episode.rows)
     assert np.any(truth != truth[0])  # balls appear: the bag holds more than placeholders
     out = tmp_path / "data.npz"
     blocked = sorted(ROS_PACKAGES | {"rosidl_parser", "rpyutils"})

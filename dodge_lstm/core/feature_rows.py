@@ -45,23 +45,29 @@ class BallTracker:
         """Forget a ball (it hit or passed)."""
         self._balls.pop(name, None)
 
-    def arrays(self, now_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Positions `[1, M, 2]`, velocities `[1, M, 2]`, mask `[1, M]` and ids `[1, M]` of
-        the balls seen within `timeout` of `now_ns`; stale ones are dropped for good.
+    def states(self, now_ns: int) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
+        """`(name, id, position, velocity)` of the balls seen within `timeout` of `now_ns`
+        (stale ones are dropped for good), in first-seen order.
 
         Positions are propagated at constant velocity from each ball's own stamp to `now_ns`:
         balls fly straight, so this is exact, and it aligns ball streams that arrive just after
         the robot's (separate topics have no delivery order) or tick at another rate (Gazebo)."""
         for name in [n for n, (t, *_) in self._balls.items() if now_ns - t > self.timeout_ns]:
             del self._balls[name]
-        m = len(self._balls)
-        pos = np.zeros((1, max(m, 1), 2))
-        vel = np.zeros((1, max(m, 1), 2))
-        mask = np.zeros((1, max(m, 1)), dtype=bool)
-        ids = np.full((1, max(m, 1)), -1, dtype=np.int64)
-        for j, (t, p, v, i) in enumerate(self._balls.values()):
-            pos[0, j] = p + v * ((now_ns - t) * 1e-9)
-            vel[0, j], mask[0, j], ids[0, j] = v, True, i
+        return [(name, i, p + v * ((now_ns - t) * 1e-9), v)
+                for name, (t, p, v, i) in self._balls.items()]
+
+    def arrays(self, now_ns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """`states` as positions `[1, M, 2]`, velocities `[1, M, 2]`, mask `[1, M]` and ids
+        `[1, M]`, the shapes the core feature and expert functions take."""
+        states = self.states(now_ns)
+        m = max(len(states), 1)
+        pos = np.zeros((1, m, 2))
+        vel = np.zeros((1, m, 2))
+        mask = np.zeros((1, m), dtype=bool)
+        ids = np.full((1, m), -1, dtype=np.int64)
+        for j, (_name, i, p, v) in enumerate(states):
+            pos[0, j], vel[0, j], mask[0, j], ids[0, j] = p, v, True, i
         return pos, vel, mask, ids
 
     def __len__(self) -> int:

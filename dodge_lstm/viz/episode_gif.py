@@ -1,58 +1,24 @@
-"""Animated pictures of arena episodes, so a person can see a policy dodge (or not).
+"""Animated pictures of an episode, so a person can see a policy dodge (or not).
 
-The 2020 project showed its robot in GIFs; `dodge-lstm render` does the same for any policy:
-the robot (blue, red for a moment after a hit), balls with short trails (orange for threats,
-grey otherwise), a cross where a ball hit, and running counts in the title.
+The 2020 project showed its robot in GIFs; `dodge-lstm render` does the same for any policy in
+the arena, or for a recorded bag (`--bag`): the robot (blue, red for a moment after a hit) with
+its heading, balls with short trails (orange for threats, grey otherwise), a cross where a ball
+hit, running counts in the title, and the `linear.x` command over time in a strip below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dodge_lstm.core.arena import Arena
-from dodge_lstm.core.config import ArenaConfig, SpawnConfig
-from dodge_lstm.core.evaluation import Policy
+from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.episode_trace import EpisodeTrace
 from dodge_lstm.viz.figure import agg_figure
 
 TRAIL = 6
-
-
-@dataclass
-class EpisodeTrace:
-    """What happened in one arena, tick by tick."""
-
-    robot: list[np.ndarray] = field(default_factory=list)
-    heading: list[np.ndarray] = field(default_factory=list)
-    balls: list[np.ndarray] = field(default_factory=list)
-    threat: list[np.ndarray] = field(default_factory=list)
-    hits: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    resolved: list[tuple[int, int, int]] = field(default_factory=list)  # (tick, hits, balls)
-
-
-def trace_episode(policy: Policy, seconds: float, seed: int,
-                  arena_cfg: ArenaConfig | None = None,
-                  spawn_cfg: SpawnConfig | None = None) -> EpisodeTrace:
-    """Run one arena for `seconds` and keep every pose."""
-    arena = Arena(1, arena_cfg, spawn_cfg, seed=seed)
-    policy.reset(arena)
-    tr = EpisodeTrace()
-    hits = balls = 0
-    for tick in range(round(seconds * arena.cfg.control_rate_hz)):
-        out = arena.step(policy.act(arena))
-        for i in range(len(out)):
-            balls += 1
-            if out.hit[i]:
-                hits += 1
-                tr.hits.append((tick, arena.robot_pos[0].copy()))
-        tr.robot.append(arena.robot_pos[0].copy())
-        tr.heading.append(arena.heading[0].copy())
-        tr.balls.append(np.where(arena.alive[0][:, None], arena.ball_pos[0], np.nan))
-        tr.threat.append(arena.threat[0].copy())
-        tr.resolved.append((tick, hits, balls))
-    return tr
+VIEW_M = 6.0
+"""Half width of the robot-centred view [m]."""
 
 
 def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig | None = None,
@@ -60,15 +26,18 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
     """Write the trace as an animated GIF (robot-centred view, world orientation).
 
     Draws on its own Agg figure (no pyplot), so rendering never switches the caller's backend.
+    One frame per trace frame.
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
     from matplotlib.patches import Circle
 
+    if not len(tr):
+        raise ValueError("nothing to draw: the trace has no frames")
     cfg = cfg or ArenaConfig()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig = agg_figure(4.8, 4.8, dpi=80)
-    ax = fig.add_subplot()
+    fig = agg_figure(4.8, 5.8, dpi=80)
+    ax, strip = fig.subplots(2, 1, gridspec_kw={"height_ratios": [4.8, 1.0]})
     ax.set_aspect("equal")
     robot = Circle((0, 0), cfg.robot_radius, color="tab:blue", zorder=3)
     ax.add_patch(robot)
@@ -83,10 +52,23 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
     hit_ticks = [t for t, _ in tr.hits]
     hit_pos = np.array([p for _, p in tr.hits]).reshape(-1, 2)
 
+    times = (np.arange(len(tr)) + 1) * tr.dt
+    commands = np.asarray(tr.commands if tr.commands else np.zeros(len(tr)), dtype=float)
+    strip.plot(times, commands, color="0.6", lw=1)
+    command_now, = strip.plot([], [], color="tab:blue", lw=1.5)
+    limit = max(cfg.speed_limit, float(np.nanmax(np.abs(commands), initial=0.0)))
+    strip.set_xlim(0.0, max(times[-1], tr.dt))
+    strip.set_ylim(-1.1 * limit, 1.1 * limit)
+    strip.set_ylabel("linear.x [m/s]", fontsize=7)
+    strip.set_xlabel("t [s]", fontsize=7)
+    strip.tick_params(labelsize=7)
+    strip.axhline(0.0, color="0.85", lw=0.8, zorder=0)
+    fig.tight_layout()
+
     def draw(i: int) -> list[object]:
         cx, cy = tr.robot[i]
-        ax.set_xlim(cx - 6, cx + 6)
-        ax.set_ylim(cy - 6, cy + 6)
+        ax.set_xlim(cx - VIEW_M, cx + VIEW_M)
+        ax.set_ylim(cy - VIEW_M, cy + VIEW_M)
         robot.center = (cx, cy)
         recent_hit = any(0 <= i - t < 5 for t in hit_ticks)
         robot.set_color("tab:red" if recent_hit else "tab:blue")
@@ -103,9 +85,10 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         hit_marks.set_data(hit_pos[shown, 0], hit_pos[shown, 1])
         _, hits, balls = tr.resolved[i]
         # frame i shows the state after step i
-        text.set_text(f"{title}   t={(i + 1) / cfg.control_rate_hz:4.1f}s   hits {hits}/{balls}")
-        return [robot, heading, hit_marks, text, *ball_patches, *trails]
+        text.set_text(f"{title}   t={times[i]:4.1f}s   hits {hits}/{balls}")
+        command_now.set_data(times[: i + 1], commands[: i + 1])
+        return [robot, heading, hit_marks, text, command_now, *ball_patches, *trails]
 
-    anim = FuncAnimation(fig, draw, frames=len(tr.robot), blit=False)
+    anim = FuncAnimation(fig, draw, frames=len(tr), blit=False)
     anim.save(out, writer=PillowWriter(fps=fps))
     return out

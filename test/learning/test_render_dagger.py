@@ -13,8 +13,9 @@ from PIL import Image
 from dodge_lstm.cli import main as cli_main
 from dodge_lstm.core.baselines import StationaryPolicy
 from dodge_lstm.core.dataset import record_expert
+from dodge_lstm.core.episode_trace import trace_episode
 from dodge_lstm.core.expert import ExpertPolicy
-from dodge_lstm.viz.episode_gif import render_gif, trace_episode
+from dodge_lstm.viz.episode_gif import render_gif
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,7 +41,8 @@ def test_render_gif_leaves_the_global_backend_alone(tmp_path):
     code = (
         "import sys, matplotlib\n"
         "from dodge_lstm.core.baselines import StationaryPolicy\n"
-        "from dodge_lstm.viz.episode_gif import render_gif, trace_episode\n"
+        "from dodge_lstm.core.episode_trace import trace_episode\n"
+        "from dodge_lstm.viz.episode_gif import render_gif\n"
         "before = matplotlib.rcParams['backend']\n"
         f"render_gif(trace_episode(StationaryPolicy(), 1.0, seed=1), {str(tmp_path / 'g.gif')!r},"
         " 'still')\n"
