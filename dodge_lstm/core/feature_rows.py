@@ -45,6 +45,10 @@ class BallTracker:
         """Forget a ball (it hit or passed)."""
         self._balls.pop(name, None)
 
+    def clear(self) -> None:
+        """Forget every ball (time jumped back); the `rejected` count keeps counting."""
+        self._balls.clear()
+
     def states(self, now_ns: int) -> list[tuple[str, int, np.ndarray, np.ndarray]]:
         """`(name, id, position, velocity)` of the balls seen within `timeout` of `now_ns`
         (stale ones are dropped for good), in first-seen order.
@@ -105,7 +109,7 @@ class FeatureRowBuilder:
             # Time went backwards (simulator restart, looping bag): start over, or the period
             # check below would hold every row back forever.
             self.last_row_ns = None
-            self.tracker = BallTracker(self.tracker.timeout_ns / 1e9)
+            self.tracker.clear()
         if self.last_row_ns is not None and now - self.last_row_ns < 0.9 * self.period_ns:
             return None
         self.last_row_ns = now

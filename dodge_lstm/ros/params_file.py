@@ -30,7 +30,7 @@ def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
 
 def node_parameters(path: Path | str, node_name: str) -> dict[str, Any]:
     """The `ros__parameters` of `node_name` (keyed `name` or `/name`) in the YAML file `path`,
-    on top of the wildcard `/**` section, as rcl applies them (the node's own section wins).
+    merged with the wildcard `/**` section as rcl merges them: in file order, later wins.
 
     A node without a section gets the wildcard's or `{}` (it runs on its defaults, as under
     ROS). Raises OSError if the file cannot be read and ValueError if it is not a parameters
@@ -45,10 +45,10 @@ def node_parameters(path: Path | str, node_name: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"parameters file {path} is not a mapping of node names "
                          f"(got {type(data).__name__})")
-    params = _section(data, WILDCARD, path) if WILDCARD in data else {}
-    key = node_name if node_name in data else f"/{node_name}"
-    if key in data:
-        params.update(_section(data, key, path))
+    params: dict[str, Any] = {}
+    for key in data:  # in file order: like rcl, a later section overrides an earlier one
+        if key in (WILDCARD, node_name, f"/{node_name}"):
+            params.update(_section(data, key, path))
     return params
 
 

@@ -35,7 +35,7 @@ def test_defaults_are_the_2020_numbers() -> None:
 
 @pytest.mark.parametrize("command", ["train", "dagger"])
 def test_parser_defaults_are_train_config_defaults(command: str) -> None:
-    args = parse(command, "--data", "d.npz", "--out", "o")
+    args = parse(command, "--data", __file__, "--out", "o")
     default = TrainConfig()
     for name in FIELDS:
         assert getattr(args, name) == getattr(default, name), name
@@ -44,12 +44,12 @@ def test_parser_defaults_are_train_config_defaults(command: str) -> None:
 
 
 def test_sweep_parser_defaults_except_its_grid() -> None:
-    args = parse("sweep", "--data", "d.npz", "--out", "o")
+    args = parse("sweep", "--data", __file__, "--out", "o")
     default = TrainConfig()
     for name in FIELDS:
         if name not in ("timesteps", "units"):
             assert getattr(args, name) == getattr(default, name), name
-    assert (args.timesteps, args.units) == ("1,3,5,8,10", "4,8,15,20,32")  # comma lists
+    assert (args.timesteps, args.units) == ([1, 3, 5, 8, 10], [4, 8, 15, 20, 32])  # the grid
     assert train_config_from_args(args, skip=("timesteps", "units")) == default
 
 
@@ -70,7 +70,7 @@ def test_every_field_has_a_flag_and_its_docstring_as_help() -> None:
 
 
 def test_parsed_options_become_the_config() -> None:
-    args = parse("train", "--data", "d.npz", "--out", "o", "--timesteps", "8", "--units", "20",
+    args = parse("train", "--data", __file__, "--out", "o", "--timesteps", "8", "--units", "20",
                  "--epochs", "3", "--batch-size", "64", "--patience", "2",
                  "--eval-fraction", "0.3", "--learning-rate", "5e-3", "--seed", "9")
     assert train_config_from_args(args) == TrainConfig(
@@ -114,6 +114,7 @@ def test_with_is_a_validated_copy() -> None:
 
 def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path, capsys) -> None:
     # Validation runs before any data is read or TensorFlow imported.
+    (tmp_path / "none.npz").write_bytes(b"")  # exists (argparse checks that), never read
     code = cli_main(["train", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path),
                      "--eval-fraction", "1"])
     assert code == 2

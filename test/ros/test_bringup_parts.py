@@ -34,8 +34,8 @@ def test_control_period_comes_from_the_params_file(tmp_path):
 
 
 def test_the_wildcard_section_applies_under_the_nodes_own(tmp_path):
-    """rcl applies `/**` to every node and the node's own section on top: so do we, or a rate
-    set once for all nodes would silently fall back to the default period here."""
+    """rcl applies `/**` to every node, merged with the node's own section in file order: so do
+    we, or a rate set once for all nodes would silently fall back to the default period here."""
     params = tmp_path / "params.yaml"
     params.write_text("/**:\n  ros__parameters:\n    control_rate_hz: 20.0\n    substeps: 2\n")
     assert control_period(params) == pytest.approx(0.05)
@@ -43,6 +43,10 @@ def test_the_wildcard_section_applies_under_the_nodes_own(tmp_path):
                       "dodge_sim:\n  ros__parameters:\n    control_rate_hz: 40.0\n")
     assert control_period(params) == pytest.approx(0.025)
     assert node_parameters(params, "dodge_sim") == {"control_rate_hz": 40.0, "substeps": 2}
+    # Order matters to rcl (a later section wins), so it does here.
+    params.write_text("dodge_sim:\n  ros__parameters:\n    control_rate_hz: 40.0\n"
+                      "/**:\n  ros__parameters:\n    control_rate_hz: 20.0\n")
+    assert control_period(params) == pytest.approx(0.05)
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -189,8 +189,10 @@ def test_shipped_model_metadata_matches():
     assert meta["timesteps"] == 5 and meta["units"] == 15 and meta["input_shape"] == [1, 5, 8]
 
 
-def test_sigint_leaves_the_robot_with_a_zero_command(ros_context):
-    """The node as its own process: active and driving, then Ctrl-C -> a last zero Twist."""
+@pytest.mark.parametrize("sigints", [1, 2])
+def test_sigint_leaves_the_robot_with_a_zero_command(ros_context, sigints):
+    """The node as its own process: active and driving, then Ctrl-C -> a last zero Twist and
+    exit 0; a second Ctrl-C during that cleanup changes nothing."""
     import os
     import signal
     import subprocess
@@ -222,6 +224,10 @@ def test_sigint_leaves_the_robot_with_a_zero_command(ros_context):
         assert spin_until(executor, lambda: any(x != 0.0 for x in probe.twists), 5.0)
         n = len(probe.twists)
         proc.send_signal(signal.SIGINT)
+        if sigints == 2:
+            # The last zero Twist is out: the node is in its cleanup (ack wait, teardown).
+            spin_until(executor, lambda: len(probe.twists) > n and probe.twists[-1] == 0.0, 5.0)
+            proc.send_signal(signal.SIGINT)
         assert spin_until(executor, lambda: proc.poll() is not None, 10.0)
         spin_until(executor, lambda: False, 0.3)
         assert proc.returncode == 0, proc.stdout.read()

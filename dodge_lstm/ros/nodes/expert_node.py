@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -20,8 +21,11 @@ from dodge_lstm.core.features import to_robot_frame
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.parameters import declare, declare_config
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
+
+# The ArenaConfig fields the expert plans with; declared from the dataclass (defaults, docs).
+ARENA_FIELDS = ("robot_radius", "speed_limit", "accel_limit", "ball_radius")
 
 
 class ExpertDriver(Node):
@@ -29,33 +33,40 @@ class ExpertDriver(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("expert_driver", **kwargs)
-        d = ArenaConfig()
-        self.arena_cfg = ArenaConfig(
-            speed_limit=declare(self, "speed_limit", d.speed_limit, "Largest |linear.x| [m/s]"),
-            accel_limit=declare(self, "accel_limit", d.accel_limit,
-                                "Acceleration limit the planner assumes [m/s^2]"),
-            robot_radius=declare(self, "robot_radius", d.robot_radius, "Robot radius [m]"),
-            ball_radius=declare(self, "ball_radius", d.ball_radius, "Ball radius [m]"),
-        ).validate()
+        # Writable as before, though only read here, at start.
+        self.arena_cfg = declare_config(self, ArenaConfig(), read_only=False,
+                                        names=ARENA_FIELDS)
         self.tracker = BallTracker(declare(self, "ball_timeout", 0.25,
                                            "Forget a ball not seen for this long [s]"))
         self.rejected = 0
+        """Bad odometry and malformed outcomes, logged (throttled) with this count."""
         self.pub = self.create_publisher(Twist, "cmd_vel", CMD_QOS)
-        self.create_subscription(Odometry, "balls/odom", self.tracker.update, STATE_QOS)
+        self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+
+    def reject(self, what: str) -> None:
+        """Count a bad message and say so, at most every 5 s."""
+        self.rejected += 1
+        self.get_logger().warning(f"{what} rejected ({self.rejected} rejected so far)",
+                                  throttle_duration_sec=5.0)
+
+    def on_ball(self, msg: Odometry) -> None:
+        """Track one ball."""
+        if not self.tracker.update(msg):
+            self.reject("balls/odom without a name or a finite state")
 
     def on_outcome(self, msg: String) -> None:
         """Drop resolved balls at once."""
         try:
             self.tracker.remove(msg_to_outcome(msg)["ball"])
-        except ValueError:
-            self.rejected += 1
+        except ValueError as exc:
+            self.reject(f"malformed outcome ({exc})")
 
     def on_odom(self, msg: Odometry) -> None:
         """Plan and publish one command."""
         if not finite_odometry(msg):
-            self.rejected += 1
+            self.reject("non-finite odom")
             return
         pos, yaw, _ = robot_state(msg)
         bpos, bvel, mask, _ = self.tracker.arrays(stamp_ns(msg))
@@ -71,7 +82,7 @@ class ExpertDriver(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the expert driver alone (`ros2 run dodge_lstm expert_driver`)."""
-    run_node(ExpertDriver, args)
+    run_node(ExpertDriver, SingleThreadedExecutor, args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ live balls into one feature row with the core `features.ball_features`, pushes i
 from __future__ import annotations
 
 from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 
@@ -35,10 +36,9 @@ class BallFeatures(Node):
                           "Forget a ball whose last balls/odom is older than this [s]")
         self.rows = FeatureRowBuilder(num_slots, rate, timeout)
         self.window = FeatureWindow(self.timesteps, num_slots)
-        self.published = 0
         self.rejected_outcomes = 0
         self.pub = self.create_publisher(Float32MultiArray, "dodge/window", WINDOW_QOS)
-        self.create_subscription(Odometry, "balls/odom", self.rows.on_ball, STATE_QOS)
+        self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
 
@@ -47,26 +47,39 @@ class BallFeatures(Node):
         """Messages rejected so far (non-finite odometry, malformed outcomes)."""
         return self.rows.rejected + self.rows.tracker.rejected + self.rejected_outcomes
 
+    def warn_rejected(self, what: str) -> None:
+        """Say that a message was rejected (counted by the caller), at most every 5 s."""
+        self.get_logger().warning(f"{what} rejected ({self.rejected} rejected so far)",
+                                  throttle_duration_sec=5.0)
+
+    def on_ball(self, msg: Odometry) -> None:
+        """Track one ball (the tracker counts bad messages)."""
+        if not self.rows.tracker.update(msg):
+            self.warn_rejected("balls/odom without a name or a finite state")
+
     def on_outcome(self, msg: String) -> None:
         """A resolved ball leaves the rows at once."""
         try:
             self.rows.on_outcome(msg_to_outcome(msg)["ball"])
-        except ValueError:
+        except ValueError as exc:
             self.rejected_outcomes += 1
+            self.warn_rejected(f"malformed outcome ({exc})")
 
     def on_odom(self, msg: Odometry) -> None:
         """Push one row per control period and publish the window."""
+        rejected = self.rows.rejected
         row = self.rows.on_odom(msg)
         if row is None:
+            if self.rows.rejected > rejected:
+                self.warn_rejected("non-finite odom")
             return
         self.window.push(row)
-        self.published += 1
         self.pub.publish(window_to_msg(self.window.window()[0]))
 
 
 def main(args: list[str] | None = None) -> None:
     """Run the feature node alone (`ros2 run dodge_lstm ball_features`)."""
-    run_node(BallFeatures, args)
+    run_node(BallFeatures, SingleThreadedExecutor, args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from rclpy.duration import Duration
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float32MultiArray
 
@@ -230,7 +231,7 @@ class DodgePolicy(LifecycleNode):
 def main(args: list[str] | None = None) -> None:
     """Run the policy node; drive it with lifecycle services (or the launch file)."""
     # Leave the robot stopped, whatever state the node was in.
-    run_node(DodgePolicy, args, on_exit=DodgePolicy.stop_robot)
+    run_node(DodgePolicy, SingleThreadedExecutor, args, on_exit=DodgePolicy.stop_robot)
 
 
 if __name__ == "__main__":

@@ -12,61 +12,31 @@ query), for ``~/stop`` the closed bag and its final counts.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
-import signal
 import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-)
-from rclpy.signals import SignalHandlerOptions
-from rclpy.subscription import Subscription
 from rclpy.topic_endpoint_info import TopicEndpointInfo
-from rosbags.interfaces import (
-    Qos,
-    QosDurability,
-    QosHistory,
-    QosLiveliness,
-    QosReliability,
-    QosTime,
-)
+from rosbags.interfaces import Qos
 from std_srvs.srv import Trigger
 
 from dodge_lstm.bags import rosbag_io as bags
+from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.recorder_qos import offered_qos, subscription_qos
 
 DEFAULT_TOPICS = ["odom", "balls/odom", "cmd_vel", "balls/outcome", "dodge/window"]
 
 # How often to look for topics that have no publisher yet. Graph queries are cheap, and publishers
 # that come up a little late (the simulator, the policy) should lose at most this much data.
 DISCOVERY_PERIOD_S = 0.5
-
-# Subscription history depth. The DDS reader queue is the only buffer between the wire and this
-# Python callback, and the callback stalls now and then: every 1 MiB the bag writer flushes a
-# chunk, the garbage collector runs, a service call is answered. With keep-last, a full queue
-# silently discards the oldest sample, so the depth must cover the longest stall at the highest
-# rate: 5000 samples is half a second at 10 kHz, far beyond the 10-50 Hz the game publishes at,
-# for at most a few MB of memory per topic.
-SUBSCRIPTION_DEPTH = 5000
-
-# Messages taken per callback. rclpy's executors pay for a full wait (building a wait set over
-# every entity) per message, which caps a Python subscriber at ~7k msgs/s on this class of machine;
-# taking the queued backlog straight from the subscription inside one callback amortises that over
-# a burst. The cap keeps services and the discovery timer served while a flood goes on.
-DRAIN_LIMIT = 256
 
 
 @dataclass(slots=True)
@@ -90,46 +60,6 @@ def _message_class(msgtype: str) -> Any:
     """Import the Python message class for ``pkg/msg/Name`` (rosidl_runtime_py is not a wheel)."""
     package, interface, name = msgtype.split("/")
     return getattr(importlib.import_module(f"{package}.{interface}"), name)
-
-
-def _qos_time(duration: Any) -> QosTime:
-    nanoseconds = int(duration.nanoseconds)
-    return QosTime(nanoseconds // 1_000_000_000, nanoseconds % 1_000_000_000)
-
-
-def _offered_qos(profile: QoSProfile) -> Qos:
-    """Convert a publisher's QoS to the rosbags form stored in the bag metadata.
-
-    rclpy and rosbags both mirror the rmw enums, so the integer values carry over.
-    """
-    return Qos(
-        history=QosHistory(int(profile.history)),
-        depth=int(profile.depth),
-        reliability=QosReliability(int(profile.reliability)),
-        durability=QosDurability(int(profile.durability)),
-        deadline=_qos_time(profile.deadline),
-        lifespan=_qos_time(profile.lifespan),
-        liveliness=QosLiveliness(int(profile.liveliness)),
-        liveliness_lease_duration=_qos_time(profile.liveliness_lease_duration),
-        avoid_ros_namespace_conventions=bool(profile.avoid_ros_namespace_conventions),
-    )
-
-
-def subscription_qos(publishers: list[TopicEndpointInfo]) -> QoSProfile:
-    """Pick a subscription QoS that matches every current publisher and loses nothing.
-
-    Reliable when all publishers are reliable (a reliable reader would not match a best-effort
-    writer at all), transient-local when all publishers latch (so their history reaches the bag),
-    keep-last with a deep queue for bursts (see ``SUBSCRIPTION_DEPTH``).
-    """
-    reliable = all(p.qos_profile.reliability == ReliabilityPolicy.RELIABLE for p in publishers)
-    latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=SUBSCRIPTION_DEPTH,
-        reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE,
-    )
 
 
 class RecorderNode(Node):
@@ -217,19 +147,15 @@ class RecorderNode(Node):
         if msgtype not in bags.typestore().fielddefs:
             raise KeyError(f"{msgtype} is not in the {bags.TYPESTORE.value} typestore")
         msg_class = _message_class(msgtype)
-        topic = _Topic(msgtype, [_offered_qos(p.qos_profile) for p in publishers])
+        topic = _Topic(msgtype, [offered_qos(p.qos_profile) for p in publishers])
         qos = subscription_qos(publishers)
         with self._lock:
             self._topics[name] = topic
             if self._bag is not None:
                 self._add_to_bag(self._bag, name, topic)
-        subscription: Subscription | None = None
-
-        def on_message(data: bytes) -> None:
-            assert subscription is not None
-            self._on_messages(name, data, subscription)
-
-        subscription = self.create_subscription(msg_class, name, on_message, qos, raw=True)
+        self.create_subscription(
+            msg_class, name, lambda data: self._on_message(name, data), qos, raw=True
+        )
         self.get_logger().info(
             f"recording {name} [{msgtype}] {qos.reliability.name.lower()} "
             f"{qos.durability.name.lower()}"
@@ -241,35 +167,22 @@ class RecorderNode(Node):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def _on_messages(self, name: str, data: bytes, subscription: Subscription) -> None:
-        """Write ``data`` and whatever else is already queued on ``subscription`` (up to a cap)."""
-        handle = subscription.handle
-        with self._lock:
-            for _ in range(DRAIN_LIMIT):
-                self._write(name, data)
-                # The same take the executor does, minus the wait: None once the queue is empty.
-                with handle:
-                    taken = handle.take_message(subscription.msg_type, True)
-                if taken is None:
-                    return
-                data = taken[0]
-            self._write(name, data)
-
-    def _write(self, name: str, data: bytes) -> None:
+    def _on_message(self, name: str, data: bytes) -> None:
         """Append raw CDR bytes, stamped with the node clock (sim time under use_sim_time)."""
-        bag = self._bag
-        if bag is None:
-            return  # not recording: drop
-        counts = self._counts[name]
-        counts.received += 1
-        try:
-            bag.write(name, data, self.get_clock().now().nanoseconds)
-        except Exception as err:  # count and keep recording the rest
-            counts.failed += 1
-            if counts.failed == 1:
-                self.get_logger().error(f"writing {name} failed: {err}")
-        else:
-            counts.written += 1
+        with self._lock:
+            bag = self._bag
+            if bag is None:
+                return  # not recording: drop
+            counts = self._counts[name]
+            counts.received += 1
+            try:
+                bag.write(name, data, self.get_clock().now().nanoseconds)
+            except Exception as err:  # count and keep recording the rest
+                counts.failed += 1
+                if counts.failed == 1:
+                    self.get_logger().error(f"writing {name} failed: {err}")
+            else:
+                counts.written += 1
 
     def _next_bag_path(self) -> Path:
         output_dir = str(self.get_parameter("output_dir").value)
@@ -357,53 +270,13 @@ class RecorderNode(Node):
         super().destroy_node()
 
 
-# Signals that end the recorder; main() turns both into KeyboardInterrupt.
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
 def main(args: list[str] | None = None) -> None:
     """Run the recorder until Ctrl-C / SIGTERM, then close the bag."""
-    # rclpy's own handlers would shut the context down the moment a signal lands, before the bag
-    # is closed and its summary logged; here both signals raise KeyboardInterrupt in main().
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    node = None
-    executor = SingleThreadedExecutor()
-    # Spin off the main thread: Python raises KeyboardInterrupt only in the main thread, so a
-    # signal can never interrupt a callback half way through a bag write.
-    spun = threading.Event()
-    spinner = threading.Thread(target=_spin, args=(executor, spun), name="spin", daemon=True)
-    try:
-        node = RecorderNode()
-        executor.add_node(node)
-        spinner.start()
-        # Not spinner.join(): on Python 3.11 a join interrupted by Ctrl-C marks the thread
-        # stopped while it still runs, and a thread inside rclpy at exit aborts the process.
-        spun.wait()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        # A second Ctrl-C must not cut the bag's closing short (every wait below is bounded).
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_IGN)
-        if node is not None:
-            node.stop_bag()  # first, while logging still reaches /rosout; waits for a write
-        # Shutting the context down is how rclpy's own SIGINT handling wakes a waiting executor;
-        # Executor.shutdown() instead destroys its guard condition under a waiting spinner.
-        rclpy.try_shutdown()
-        if spinner.ident is not None and spun.wait(timeout=5.0):
-            spinner.join()
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-
-
-def _spin(executor: Executor, done: threading.Event) -> None:
-    try:
-        with contextlib.suppress(ExternalShutdownException):
-            executor.spin()
-    finally:
-        done.set()
+    # EventsExecutor (public, experimental): the wait-set executors take one message per
+    # subscription per wait, ~6k msgs/s in a flood on a 2-core machine, and the deep queue then
+    # overflows; this one keeps up (~40k/s, bench/bench_recorder.py). on_exit closes the bag
+    # after the last callback has run, so the file is complete.
+    run_node(RecorderNode, EventsExecutor, args, on_exit=RecorderNode.stop_bag)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import math
 import numpy as np
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
@@ -55,7 +56,6 @@ class DodgeSim(Node):
         self.cmd_tick = -(10**9)
         self.rejected_cmds = 0
         self.rejected_spawns = 0
-        self.hits = self.balls_resolved = 0
 
         self.odom_pub = self.create_publisher(Odometry, "odom", STATE_QOS)
         self.balls_pub = self.create_publisher(Odometry, "balls/odom", STATE_QOS)
@@ -73,9 +73,11 @@ class DodgeSim(Node):
         return Time(nanoseconds=round(self.arena.tick * self.cfg.dt * 1e9))
 
     def on_cmd(self, msg: Twist) -> None:
-        """Keep the newest finite linear.x; NaN/Inf commands are dropped and counted."""
+        """Keep the newest finite linear.x; NaN/Inf commands are dropped, counted and logged."""
         if not math.isfinite(msg.linear.x):
             self.rejected_cmds += 1
+            self.get_logger().warning(f"non-finite cmd_vel rejected ({self.rejected_cmds} so far)",
+                                      throttle_duration_sec=5.0)
             return
         self.cmd = msg.linear.x
         self.cmd_tick = self.arena.tick
@@ -83,7 +85,10 @@ class DodgeSim(Node):
     def on_spawn(self, msg: Odometry) -> None:
         """Add the requested ball (`child_frame_id` names it) if a slot is free."""
         if not msg.child_frame_id:
-            self.rejected_spawns += 1
+            self.rejected_spawns += 1  # no name to answer with: logged only
+            self.get_logger().warning(
+                f"spawn without child_frame_id rejected ({self.rejected_spawns} so far)",
+                throttle_duration_sec=5.0)
             return
         if not finite_odometry(msg):
             self.reject_spawn(msg.child_frame_id, "non-finite pose or velocity")
@@ -99,7 +104,8 @@ class DodgeSim(Node):
         """Count a refused request and say so on `balls/outcome`, so the spawner frees its
         slot instead of waiting forever for a ball that never flew."""
         self.rejected_spawns += 1
-        self.get_logger().warning(f"spawn of {name} rejected: {why}", throttle_duration_sec=5.0)
+        self.get_logger().warning(f"spawn of {name} rejected: {why} "
+                                  f"({self.rejected_spawns} so far)", throttle_duration_sec=5.0)
         self.outcome_pub.publish(outcome_to_msg(name, "rejected", False, self.arena.time))
 
     def on_tick(self) -> None:
@@ -111,8 +117,6 @@ class DodgeSim(Node):
             name = self.names.pop(int(ball_id), f"ball_{ball_id}")
             self.outcome_pub.publish(outcome_to_msg(name, "hit" if hit else "passed", bool(threat),
                                                     t))
-            self.balls_resolved += 1
-            self.hits += int(hit)
         self.publish_state()
 
     def publish_state(self) -> None:
@@ -144,7 +148,7 @@ class DodgeSim(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the simulator alone (`ros2 run dodge_lstm dodge_sim`)."""
-    run_node(DodgeSim, args)
+    run_node(DodgeSim, SingleThreadedExecutor, args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from nav_msgs.msg import Odometry
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
@@ -38,6 +39,7 @@ class BallSpawner(Node):
         self.start_ns: int | None = None
         self.count = 0
         self.rejected = 0
+        """Malformed outcomes and non-finite odometry, logged (throttled) with this count."""
         self.pub = self.create_publisher(Odometry, "balls/spawn", EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
@@ -46,8 +48,11 @@ class BallSpawner(Node):
         """Free the slot of a resolved ball; its refill waits U(0, delay_max)."""
         try:
             name = msg_to_outcome(msg)["ball"]
-        except ValueError:
+        except ValueError as exc:
             self.rejected += 1
+            self.get_logger().warning(f"malformed outcome rejected: {exc} "
+                                      f"({self.rejected} rejected so far)",
+                                      throttle_duration_sec=5.0)
             return
         if name in self.slots and self.start_ns is not None:
             k = self.slots.index(name)
@@ -58,6 +63,8 @@ class BallSpawner(Node):
         """Each robot state is a tick: spawn whatever is due."""
         if not finite_odometry(msg):
             self.rejected += 1
+            self.get_logger().warning(f"non-finite odom rejected ({self.rejected} rejected so far)",
+                                      throttle_duration_sec=5.0)
             return
         self._now = stamp_ns(msg)
         if self.start_ns is None:
@@ -86,7 +93,7 @@ class BallSpawner(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Run the spawner alone (`ros2 run dodge_lstm ball_spawner`)."""
-    run_node(BallSpawner, args)
+    run_node(BallSpawner, SingleThreadedExecutor, args)
 
 
 if __name__ == "__main__":
