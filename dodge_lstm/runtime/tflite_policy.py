@@ -16,6 +16,11 @@ from dodge_lstm.runtime.model_metadata import ModelError, metadata_path_for, rea
 
 __all__ = ["InvalidWindowError", "ModelError", "TFLitePolicy"]
 
+MAX_ABS_Z = 1e4
+"""Normalized feature values beyond this many standard deviations are not a sensor reading:
+real rows stay within a few (positions within metres, speeds within m/s)."""
+MAX_NORMALIZED_ENERGY = MAX_ABS_Z * MAX_ABS_Z
+
 
 class InvalidWindowError(ValueError):
     """A window was rejected (wrong shape or non-finite values); callers count and skip it."""
@@ -134,6 +139,7 @@ class TFLitePolicy:
         self._window_shape = (n, f)
         self._buf = np.zeros((1, n, f), dtype=np.float32)
         self._row = self._buf[0]
+        self._flat = self._row.reshape(-1)  # a view: the dot product reads the buffer in place
         # Bound methods and indices fetched once: the per-call path does no dict lookups.
         self._in_index = int(inputs[0]["index"])
         self._out_index = int(outputs[0]["index"])
@@ -164,9 +170,15 @@ class TFLitePolicy:
         row = self._row
         np.subtract(window, self.feature_mean, out=row)
         np.multiply(row, self._inv_std, out=row)
-        # One reduction catches NaN and +-Inf anywhere (and overflow after normalization).
-        if not math.isfinite(row.sum()):
-            raise InvalidWindowError("window holds NaN or Inf values")
+        # One reduction catches NaN and +-Inf anywhere, overflow after normalization, and
+        # finite values far outside anything a feature row can hold (3e38 makes the LSTM NaN).
+        energy = float(np.dot(self._flat, self._flat))
+        if not energy <= MAX_NORMALIZED_ENERGY:
+            if not math.isfinite(float(np.sum(window))):
+                raise InvalidWindowError("window holds NaN or Inf values")
+            raise InvalidWindowError(
+                f"window values are out of range (more than {MAX_ABS_Z:g} standard deviations "
+                f"from the training data)")
         self._set(self._in_index, self._buf)
         self._invoke()
         v = float(self._get(self._out_index)[0, 0])

@@ -1,8 +1,10 @@
 """The lifecycle policy node over real DDS and real lifecycle/parameter services.
 
-Configure fails on a model/timesteps mismatch and succeeds after the parameter is fixed; windows
-become bounded commands; NaN and malformed windows are rejected, counted and answered with a zero
-Twist; a stale window stream and deactivation leave the robot with a zero command.
+Configure fails on a model/timesteps mismatch and succeeds after the parameter is fixed; each
+valid window is answered with exactly the model's command (a node publishing zeros fails);
+NaN, Inf, overflowing and malformed windows change only the counters (the last valid command
+stands); a flood gets one command per control tick; a stale window stream and deactivation
+leave the robot with a zero command.
 """
 
 from pathlib import Path
@@ -28,6 +30,7 @@ from dodge_lstm.core.features import FeatureWindow, ball_features  # noqa: E402
 from dodge_lstm.resources import model_for  # noqa: E402
 from dodge_lstm.ros.messages import window_to_msg  # noqa: E402
 from dodge_lstm.ros.nodes.policy_node import DodgePolicy  # noqa: E402
+from dodge_lstm.runtime.tflite_policy import TFLitePolicy  # noqa: E402
 
 pytestmark = pytest.mark.ros
 MODEL = model_for(5, 15)
@@ -60,7 +63,7 @@ class Probe:
         self.pub = self.node.create_publisher(Float32MultiArray, "dodge/window", 1)
         self.twists: list[float] = []
         self.node.create_subscription(Twist, "cmd_vel", lambda m: self.twists.append(m.linear.x),
-                                      50)
+                                      200)
 
     def call(self, client, request):
         assert client.wait_for_service(timeout_sec=10.0), client.srv_name
@@ -136,42 +139,109 @@ def test_missing_model_fails_configure_with_a_clear_message(ros_context, tmp_pat
         policy.destroy_node()
 
 
-def test_windows_nan_stale_and_deactivate(graph):
-    policy, probe = graph
+def _active(policy, probe) -> None:
     assert probe.set_int("timesteps", 5)
     assert probe.transition(Transition.TRANSITION_CONFIGURE)
     assert probe.transition(Transition.TRANSITION_ACTIVATE)
-    # Valid windows -> bounded, finite commands, one per window.
-    for w in real_windows(3):
-        n0 = len(probe.twists)
-        probe.pub.publish(window_to_msg(w))
-        assert spin_until(probe.executor, lambda n0=n0: policy.windows > 0 and
-                          len(probe.twists) > n0, 5.0)
-    assert all(np.isfinite(probe.twists)) and max(abs(x) for x in probe.twists) <= 1.0
-    # A NaN window: rejected, counted, answered with exactly zero.
-    bad = real_windows(1)[0].copy()
-    bad[2, 3] = np.nan
-    before = policy.rejected_nan
-    probe.pub.publish(window_to_msg(bad))
-    assert spin_until(probe.executor, lambda: policy.rejected_nan == before + 1, 5.0)
-    assert spin_until(probe.executor, lambda: len(probe.twists) == policy.twists, 3.0)
-    assert probe.twists[-1] == 0.0  # the NaN window's answer
-    # A malformed layout: rejected and counted too.
-    msg = window_to_msg(real_windows(1)[0])
-    msg.data = msg.data[:-3]
+
+
+def _send(probe, policy, msg) -> None:
+    """Publish one window and spin until the policy has taken it (bounded)."""
+    w0 = policy.windows
     probe.pub.publish(msg)
-    assert spin_until(probe.executor, lambda: policy.rejected_malformed == 1, 5.0)
+    assert spin_until(probe.executor, lambda: policy.windows > w0, 5.0)
+
+
+def _bad_windows(good: np.ndarray) -> list[Float32MultiArray]:
+    """The garbage the issue found: NaN, Inf, 3e38, wrong sizes, no layout, empty."""
+    out = []
+    for value in (np.nan, np.inf, -np.inf, 3e38):
+        w = good.copy()
+        w[2, 3] = value
+        out.append(window_to_msg(w))
+    short = window_to_msg(good)
+    short.data = short.data[:-3]
+    out.append(short)
+    out.append(window_to_msg(np.zeros((4, 8), np.float32)))  # wrong timesteps
+    out.append(window_to_msg(np.zeros((5, 6), np.float32)))  # wrong features
+    no_layout = window_to_msg(good)
+    no_layout.layout.dim = []
+    out.append(no_layout)
+    out.append(Float32MultiArray())  # empty
+    return out
+
+
+def test_commands_are_the_models_answers_and_garbage_changes_nothing(graph):
+    policy, probe = graph
+    _active(policy, probe)
+    model = TFLitePolicy(MODEL, timesteps=5)
+    valid = real_windows(4)
+    expected = [model(w) for w in valid]
+    assert len({round(x, 6) for x in expected}) > 1 and any(abs(x) > 0.05 for x in expected)
+    # Valid windows, one per control period: each answered with the model's own command.
+    for w, want in zip(valid[:2], expected[:2], strict=True):
+        n0 = len(probe.twists)
+        _send(probe, policy, window_to_msg(w))
+        assert probe.wait_twists(1) and len(probe.twists) == n0 + 1
+        assert probe.twists[-1] == pytest.approx(want, abs=1e-6)
+        spin_until(probe.executor, lambda: False, 0.1)
+    # 30 malformed windows between two valid ones: no command for any of them.
+    n0 = len(probe.twists)
+    rejected0 = policy.rejected_nan + policy.rejected_malformed
+    _send(probe, policy, window_to_msg(valid[2]))
+    for msg in (_bad_windows(valid[2]) * 4)[:30]:
+        _send(probe, policy, msg)
+    _send(probe, policy, window_to_msg(valid[3]))
+    assert spin_until(probe.executor, lambda: len(probe.twists) >= n0 + 2, 3.0)
+    spin_until(probe.executor, lambda: False, 0.05)
+    assert probe.twists[n0:] == pytest.approx(expected[2:4], abs=1e-6)
+    assert policy.rejected_nan + policy.rejected_malformed == rejected0 + 30
+    assert policy.rejected_nan >= 3 * 4 - 1  # NaN and +-Inf of each round
+    # Then silence: after stale_periods the watchdog stops the robot, and only then.
+    stale0 = policy.stale_zeros
+    assert spin_until(probe.executor, lambda: policy.stale_zeros >= stale0 + 3, 3.0)
+    assert probe.twists[-1] == 0.0 and all(np.isfinite(probe.twists))
+
+
+def test_a_flood_of_windows_gets_one_command_per_tick(graph):
+    """100 windows as fast as the node takes them: a burst of at most two commands, then one
+    per control period; the command that finally stands is the answer to the last window."""
+    import time
+
+    policy, probe = graph
+    _active(policy, probe)
+    model = TFLitePolicy(MODEL, timesteps=5)
+    windows = real_windows(100)
+    spin_until(probe.executor, lambda: False, 0.3)  # the bucket is full again
+    t0 = policy.twists
+    start = time.monotonic()
+    for w in windows:
+        _send(probe, policy, window_to_msg(w))
+    elapsed = time.monotonic() - start
+    sent = policy.twists - t0
+    assert sent <= 2 + int(elapsed * 10.0), (sent, elapsed)
+    assert policy.superseded >= 100 - sent - 1
+    # The held answer to the last window goes out at the next tick, before the watchdog.
+    assert spin_until(probe.executor, lambda: policy.twists > t0 + sent, 1.0)
+    spin_until(probe.executor, lambda: len(probe.twists) == policy.twists, 1.0)
+    assert probe.twists[-1] == pytest.approx(model(windows[-1]), abs=1e-6)
+
+
+def test_stale_and_deactivate(graph):
+    policy, probe = graph
+    _active(policy, probe)
     # No windows for > 2 periods: the watchdog publishes zeros.
     stale0 = policy.stale_zeros
     assert spin_until(probe.executor, lambda: policy.stale_zeros >= stale0 + 3, 3.0)
     assert probe.twists[-1] == 0.0
-    assert all(np.isfinite(probe.twists))
     # Deactivate right after a fresh window was answered: exactly one more (zero) Twist, then
     # silence, even when windows keep coming.
+    spin_until(probe.executor, lambda: False, 0.3)
     w0 = policy.windows
     probe.pub.publish(window_to_msg(real_windows(1)[0]))
     assert spin_until(probe.executor, lambda: policy.windows > w0
                       and len(probe.twists) == policy.twists, 3.0)
+    assert probe.twists[-1] != 0.0  # the answer, not a watchdog zero
     n = len(probe.twists)
     assert probe.transition(Transition.TRANSITION_DEACTIVATE)
     assert spin_until(probe.executor, lambda: len(probe.twists) >= n + 1, 3.0)

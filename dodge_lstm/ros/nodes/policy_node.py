@@ -8,12 +8,17 @@ Lifecycle (as in ros2/demos lifecycle_py):
 - deactivate: stop the timer and publish one zero Twist.
 - cleanup / shutdown: release the model, publisher and subscription.
 
-Control: a valid window is run through the model immediately and its command published (no
-extra latency from waiting for the timer). The timer is the watchdog of the 10 Hz loop: while
-the newest window is older than `stale_periods` periods it publishes a zero Twist. A window
-with NaN/Inf, a malformed layout or the wrong shape is rejected, counted, and answered with a
-zero Twist: never a NaN command. Inference latency (p50/p99) is logged and published on
-`diagnostics` every `report_period` seconds.
+Control: one command per control tick, whatever arrives on `dodge/window`. A valid window is
+run through the model immediately and its command published at once (no latency from the
+timer's phase) if the rate limit allows (`core.rate_limit.TokenBucket`: `rate_hz` per second,
+bursts of two); otherwise it is held and published at the next timer tick, unless a newer
+window replaces it. A window with NaN/Inf, a malformed layout or the wrong shape, or one the
+model answers with a non-finite number, changes nothing but the counters and a throttled
+warning: the last valid command stands. The timer is the watchdog of the loop: once the newest
+valid window is older than `stale_periods` periods it publishes a zero Twist, so neither a
+flood nor a stream of garbage can drive the robot faster, or stop it sooner, than the watchdog
+would. Inference latency (p50/p99) is logged and published on `diagnostics` every
+`report_period` seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float32MultiArray
 
+from dodge_lstm.core.rate_limit import TokenBucket
 from dodge_lstm.resources import model_for, models_dir
 from dodge_lstm.ros.messages import msg_to_window
 from dodge_lstm.ros.node_main import run_node
@@ -67,8 +73,10 @@ class DodgePolicy(LifecycleNode):
         """Counters since configure."""
         self.inference_ns: deque[int] = deque(maxlen=2000)
         self.windows = self.twists = self.rejected_nan = self.rejected_malformed = 0
-        self.stale_zeros = self.model_errors = 0
+        self.stale_zeros = self.model_errors = self.superseded = 0
         self.last_window_ns: int | None = None
+        self.pending: float | None = None
+        """The newest command the rate limit held back (None: nothing waiting)."""
 
     def stats(self) -> dict[str, float]:
         """Counters and inference latency percentiles (µs) over the last 2000 calls."""
@@ -76,7 +84,7 @@ class DodgePolicy(LifecycleNode):
         return {
             "windows": self.windows, "twists": self.twists, "rejected_nan": self.rejected_nan,
             "rejected_malformed": self.rejected_malformed, "stale_zeros": self.stale_zeros,
-            "model_errors": self.model_errors,
+            "model_errors": self.model_errors, "superseded": self.superseded,
             "inference_p50_us": float(np.percentile(lat, 50)) if lat.size else float("nan"),
             "inference_p99_us": float(np.percentile(lat, 99)) if lat.size else float("nan"),
         }
@@ -103,6 +111,7 @@ class DodgePolicy(LifecycleNode):
         self.period_ns = int(1e9 / self.get_parameter("rate_hz").value)
         self.stale_ns = int(self.get_parameter("stale_periods").value * self.period_ns)
         self.reset_stats()
+        self.bucket = TokenBucket(self.get_parameter("rate_hz").value)
         self.stats()  # pay numpy's first-call costs here, not in the 10 Hz loop
         self.cmd_pub = self.create_lifecycle_publisher(Twist, "cmd_vel", CMD_QOS)
         self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "diagnostics", 10)
@@ -172,7 +181,7 @@ class DodgePolicy(LifecycleNode):
         self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
 
     def on_window(self, msg: Float32MultiArray) -> None:
-        """Answer a window at once; reject bad ones with a zero command."""
+        """Answer a valid window at once (rate limit permitting); bad ones are only counted."""
         if not self.active or self.model is None:
             return
         self.windows += 1
@@ -180,9 +189,8 @@ class DodgePolicy(LifecycleNode):
             window = msg_to_window(msg)
         except ValueError as exc:
             self.rejected_malformed += 1
-            self.get_logger().warning(f"malformed window rejected: {exc}",
-                                      throttle_duration_sec=5.0)
-            self.publish_command(0.0)
+            self.get_logger().warning(f"malformed window rejected ({self.rejected_malformed} so "
+                                      f"far): {exc}", throttle_duration_sec=5.0)
             return
         start = time.perf_counter_ns()
         try:
@@ -192,24 +200,38 @@ class DodgePolicy(LifecycleNode):
                 self.rejected_malformed += 1
             else:
                 self.rejected_nan += 1
-            self.get_logger().warning(f"window rejected: {exc}", throttle_duration_sec=5.0)
-            self.publish_command(0.0)
+            self.get_logger().warning(
+                f"window rejected ({self.rejected_nan} non-finite, {self.rejected_malformed} "
+                f"malformed so far): {exc}", throttle_duration_sec=5.0)
             return
-        except ModelError as exc:  # a finite window gave a non-finite output: stop, keep going
+        except ModelError as exc:  # a finite window gave a non-finite output
             self.model_errors += 1
-            self.get_logger().error(f"model output rejected: {exc}", throttle_duration_sec=5.0)
-            self.publish_command(0.0)
+            self.get_logger().error(f"model output rejected ({self.model_errors} so far): {exc}",
+                                    throttle_duration_sec=5.0)
             return
         self.inference_ns.append(time.perf_counter_ns() - start)
-        self.last_window_ns = self.get_clock().now().nanoseconds
-        self.publish_command(cmd)
+        now = self.get_clock().now().nanoseconds
+        self.last_window_ns = now
+        if self.pending is not None:
+            self.superseded += 1  # a newer answer replaces one still waiting: never sent
+        self.pending = cmd
+        self._send_pending(now)
+
+    def _send_pending(self, now_ns: int) -> None:
+        if self.pending is not None and self.bucket.allow(now_ns):
+            self.publish_command(self.pending)
+            self.pending = None
 
     def on_timer(self) -> None:
-        """Watchdog: no fresh window for `stale_periods` periods -> zero command."""
+        """Send a held command; or, once the newest valid window is stale, a zero command."""
         now = self.get_clock().now().nanoseconds
         if self.last_window_ns is None or now - self.last_window_ns > self.stale_ns:
-            self.stale_zeros += 1
-            self.publish_command(0.0)
+            self.pending = None
+            if self.bucket.allow(now):
+                self.stale_zeros += 1
+                self.publish_command(0.0)
+        else:
+            self._send_pending(now)
 
     def report(self) -> None:
         """Log and publish latency percentiles and counters."""
