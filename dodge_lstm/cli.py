@@ -196,7 +196,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
                       record=str(args.record) if args.record else "",
                       params_file=str(args.params_file) if args.params_file else "",
                       real_time_factor=args.real_time_factor, seed=args.seed,
-                      processes=args.processes)
+                      processes=args.processes, lockstep=args.lockstep, balls=args.balls,
+                      progress=True)
     summary = run_sim(opts)
     print(summary_json(summary) if args.json else format_summary(summary))
     return 0 if summary.get("policy_state") in ("active", "unmanaged") else 1
@@ -313,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="ball spawner seed (default 0)")
     p.add_argument("--processes", action="store_true",
                    help="one process per node, as `ros2 launch` runs them (default: one process)")
+    p.add_argument("--lockstep", action="store_true",
+                   help="the simulator steps when the driver has answered: as fast as the graph "
+                        "can go, independent of machine load (--real-time-factor is ignored)")
+    p.add_argument("--balls", type=positive_int, default=None,
+                   help="stop after exactly N resolved balls instead of after --duration")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_sim)
 

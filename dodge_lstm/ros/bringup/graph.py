@@ -10,6 +10,7 @@ a `GraphObserver` through topics only. One `SingleThreadedExecutor` spins everyt
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +52,8 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     sim_time = [Parameter("use_sim_time", value=True)]
     nodes: list[Node] = [
         DodgeSim(context=context, parameter_overrides=[
-            Parameter("real_time_factor", value=opts.real_time_factor)]),
+            Parameter("real_time_factor", value=opts.real_time_factor),
+            Parameter("lockstep", value=opts.lockstep)]),
         # The spawner and the feature node run on message stamps, not on their clocks: without
         # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
         BallSpawner(context=context, parameter_overrides=[Parameter("seed", value=opts.seed)]),
@@ -86,21 +88,46 @@ def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
 
 def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: SimOptions,
              period: float, procs: NodeProcesses | None) -> bool:
-    """Spin until the observer has seen `opts.duration` simulated seconds of ticks; True if
-    Ctrl-C cut it short. Raises RuntimeError if the wall-clock limit passes or a node dies."""
+    """Spin until the observer has seen `opts.duration` simulated seconds of ticks (or
+    `opts.balls` resolved balls); True if Ctrl-C cut it short. Raises RuntimeError if the
+    wall-clock limit passes or a node dies."""
+    from tqdm import tqdm
+
     ticks = round(opts.duration / period)
-    wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
+    if opts.balls is not None:  # ~1 ball per simulated second; real time is the slowest case
+        wall_limit = 4.0 * opts.balls * period / 0.1 / opts.real_time_factor + 60.0
+        total, unit = opts.balls, "ball"
+    else:
+        wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
+        total, unit = ticks, "tick"
+
+    def done() -> bool:
+        if opts.balls is not None:
+            return observer.tally.balls >= opts.balls
+        return observer.ticks >= ticks
+
     wall_start = time.perf_counter()
+    bar = tqdm(total=total, unit=unit, desc="sim", disable=not opts.progress, leave=False)
     try:
-        while observer.ticks < ticks:
+        while not done():
             executor.spin_once(timeout_sec=0.1)
             if time.perf_counter() - wall_start > wall_limit:
-                raise RuntimeError(f"simulation did not reach {opts.duration} s in "
-                                   f"{wall_limit:.0f} s of wall time")
+                raise RuntimeError(f"simulation did not reach {opts.balls or opts.duration} "
+                                   f"{unit}s in {wall_limit:.0f} s of wall time")
             if procs is not None and (dead := procs.first_exited()) is not None:
                 raise RuntimeError(f"{dead} exited early:\n" + procs.log_tail(dead))
+            if opts.progress:  # tqdm redraws at most every `mininterval`: cheap per spin
+                rate = observer.tally.threat_dodge_rate
+                bar.set_postfix_str(f"t={observer.ticks * period:.0f}s balls "
+                                    f"{observer.tally.balls} threat dodge "
+                                    + ("-" if math.isnan(rate) else f"{rate:.1%}"),
+                                    refresh=False)
+                done_now = observer.tally.balls if opts.balls is not None else observer.ticks
+                bar.update(done_now - bar.n)
     except KeyboardInterrupt:
         return True
+    finally:
+        bar.close()
     return False
 
 
@@ -142,6 +169,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             except ParameterException as exc:  # e.g. a string where an integer belongs
                 raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
         observer = GraphObserver(context=context)
+        observer.max_balls = opts.balls
         bringup = Node("dodge_bringup", context=context)
         for node in (*nodes, observer, bringup):
             executor.add_node(node)
@@ -169,6 +197,8 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         summary["policy"] = opts.policy_label
         summary["policy_state"] = state
         summary["mode"] = "processes" if opts.processes else "in-process"
+        summary["lockstep"] = opts.lockstep
+        summary["speedup"] = summary["sim_seconds"] / wall if wall > 0 else math.nan
         if bag is not None:
             summary["bag"] = bag
         if procs is not None:

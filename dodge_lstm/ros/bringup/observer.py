@@ -67,6 +67,9 @@ class GraphObserver(Node):
         self.odom_src_ns: list[int] = []
         self.diagnostics: dict[str, float] = {}
         self.diagnostics_count = 0
+        self.sim_diagnostics: dict[str, float] = {}
+        self.max_balls: int | None = None
+        """Count at most this many balls (the first ones resolved), for `--balls N` runs."""
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Twist, "cmd_vel", self.on_twist, 50)
         self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
@@ -101,6 +104,8 @@ class GraphObserver(Node):
             return
         if out["outcome"] == "rejected":
             return  # a refused spawn is no ball
+        if self.max_balls is not None and self.tally.balls >= self.max_balls:
+            return
         self.tally.add(out["outcome"] == "hit", bool(out["threat"]))
 
     def on_window(self, msg: Float32MultiArray, info: MessageInfo) -> None:
@@ -119,6 +124,8 @@ class GraphObserver(Node):
             if status.name == "dodge_policy":
                 self.diagnostics = {kv.key: float(kv.value) for kv in status.values}
                 self.diagnostics_count += 1
+            elif status.name == "dodge_sim":
+                self.sim_diagnostics = {kv.key: float(kv.value) for kv in status.values}
 
     def summary(self, period_s: float, real_time_factor: float, wall_seconds: float,
                 interrupted: bool) -> dict[str, Any]:
@@ -158,4 +165,6 @@ class GraphObserver(Node):
             out["rejected_windows"] = int(diag.get("rejected_nan", 0)
                                           + diag.get("rejected_malformed", 0))
             out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+        if "lockstep_timeouts" in self.sim_diagnostics:
+            out["lockstep_timeouts"] = int(self.sim_diagnostics["lockstep_timeouts"])
         return out

@@ -26,6 +26,12 @@ class SimOptions:
     real_time_factor: float = 1.0
     seed: int = 0
     processes: bool = False
+    lockstep: bool = False
+    """The simulator steps when the driver has answered (as fast as the graph can go)."""
+    balls: int | None = None
+    """Stop after exactly this many resolved balls instead of after `duration`."""
+    progress: bool = False
+    """A progress line on stderr (sim time, balls, threat dodge rate so far)."""
 
     @property
     def params_path(self) -> Path:

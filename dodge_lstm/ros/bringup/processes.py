@@ -22,7 +22,8 @@ def node_commands(opts: SimOptions) -> dict[str, list[str]]:
         return [sys.executable, "-m", f"dodge_lstm.ros.nodes.{module}", *base, *extra]
 
     cmds = {
-        "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}"),
+        "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}",
+                          f"lockstep:={str(opts.lockstep).lower()}"),
         "ball_spawner": node("spawner_node", f"seed:={opts.seed}"),
     }
     if opts.policy == "lstm":

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
+from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -42,6 +43,9 @@ from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare
 from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
+
+STEADY = Clock(clock_type=ClockType.STEADY_TIME)
+"""Log throttling runs on wall time whatever the node's clock (sim time under use_sim_time)."""
 
 
 class DodgePolicy(LifecycleNode):
@@ -234,12 +238,14 @@ class DodgePolicy(LifecycleNode):
             self._send_pending(now)
 
     def report(self) -> None:
-        """Log and publish latency percentiles and counters."""
+        """Publish latency percentiles and counters; log them (at most every 5 s of wall time,
+        so a graph running 50x faster than real time does not flood the console)."""
         s = self.stats()
         self.get_logger().info(
             f"inference p50 {s['inference_p50_us']:.1f} us, p99 {s['inference_p99_us']:.1f} us;"
             f" windows {s['windows']}, twists {s['twists']}, rejected nan "
-            f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}")
+            f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}",
+            throttle_duration_sec=5.0, throttle_time_source_type=STEADY)
         if self.diag_pub is not None:
             status = DiagnosticStatus(level=DiagnosticStatus.OK, name=self.get_name(),
                                       message="inference latency",

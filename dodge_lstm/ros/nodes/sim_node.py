@@ -4,7 +4,14 @@ Steps the core arena for one robot at `control_rate_hz * real_time_factor` (wall
 the latest `cmd_vel`, and publishes what a Gazebo world with p3d plugins would: robot `odom`, one
 `balls/odom` message per live ball (`child_frame_id` = ball name), plus `balls/outcome` and,
 optionally, `/clock` so the rest of the graph can run on sim time (faster than real time too).
-Balls come from the `ball_spawner` through `balls/spawn`.
+Balls come from the `ball_spawner` through `balls/spawn`; a request is stamped with the tick it
+was made for and the ball is placed where it would be now (balls fly straight), so when the
+request arrives does not change the ball's path.
+
+Lockstep (`lockstep:=true`), like Gazebo's lockstep with a controller: after publishing a tick
+the simulator waits for the driver's answer (the next `cmd_vel`) and steps at once, or steps
+anyway after `lockstep_timeout` wall seconds (counted). The graph then runs as fast as its nodes
+can go, and its result no longer depends on machine load.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rclpy.clock import Clock as RosClock
+from rclpy.clock import ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.time import Time
@@ -22,7 +32,7 @@ from std_msgs.msg import String
 
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
-from dodge_lstm.core.odometry import ball_state, finite_odometry
+from dodge_lstm.core.odometry import ball_state, finite_odometry, stamp_ns
 from dodge_lstm.ros.messages import outcome_to_msg, quaternion_from_yaw
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config
@@ -47,8 +57,17 @@ class DodgeSim(Node):
                             read_only=True)
         self.odom_frame = declare(self, "odom_frame", "odom", "World frame id")
         self.base_frame = declare(self, "base_frame", "base_link", "Robot frame id")
+        self.lockstep = declare(self, "lockstep", False,
+                                "Step only when the driver answered the last tick (or "
+                                "lockstep_timeout passed): as fast as the graph can go",
+                                read_only=True)
+        self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5,
+                                        "Wall seconds to wait for the driver's answer in "
+                                        "lockstep before stepping anyway (counted)")
         if self.real_time_factor <= 0:
             raise ValueError("real_time_factor must be > 0")
+        if self.lockstep_timeout <= 0:
+            raise ValueError("lockstep_timeout must be > 0")
         self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
                            robot_yaw=yaw)
         self.names: dict[int, str] = {}
@@ -56,15 +75,22 @@ class DodgeSim(Node):
         self.cmd_tick = -(10**9)
         self.rejected_cmds = 0
         self.rejected_spawns = 0
+        self.lockstep_timeouts = 0
+        """Lockstep ticks stepped without an answer (also before the driver is up)."""
 
         self.odom_pub = self.create_publisher(Odometry, "odom", STATE_QOS)
         self.balls_pub = self.create_publisher(Odometry, "balls/odom", STATE_QOS)
         self.outcome_pub = self.create_publisher(String, "balls/outcome", EVENT_QOS)
         self.clock_pub = (self.create_publisher(Clock, "/clock", STATE_QOS)
                           if self.publish_clock else None)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(Twist, "cmd_vel", self.on_cmd, CMD_QOS)
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
-        self.timer = self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
+        if self.lockstep:  # a watchdog, restarted at every step; steady: immune to clock jumps
+            self.timer = self.create_timer(self.lockstep_timeout, self.on_lockstep_timeout,
+                                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
+        else:
+            self.timer = self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
         self.publish_state()
 
     @property
@@ -81,6 +107,17 @@ class DodgeSim(Node):
             return
         self.cmd = msg.linear.x
         self.cmd_tick = self.arena.tick
+        if self.lockstep:  # the answer to the tick just published: step now
+            self.timer.reset()
+            self.on_tick()
+
+    def on_lockstep_timeout(self) -> None:
+        """No answer within `lockstep_timeout`: step with what we have, and count it."""
+        self.lockstep_timeouts += 1
+        if self.lockstep_timeouts % 10 == 1:
+            self.get_logger().info(f"lockstep: no cmd_vel within {self.lockstep_timeout} s "
+                                   f"({self.lockstep_timeouts} ticks so far); stepping anyway")
+        self.on_tick()
 
     def on_spawn(self, msg: Odometry) -> None:
         """Add the requested ball (`child_frame_id` names it) if a slot is free."""
@@ -94,7 +131,10 @@ class DodgeSim(Node):
             self.reject_spawn(msg.child_frame_id, "non-finite pose or velocity")
             return
         pos, vel = ball_state(msg)
-        ids = self.arena.add_balls(np.array([0]), pos[None], vel[None])
+        # Placed where it is now, not where it was when requested: the same path whenever the
+        # request arrives (before or after the step that followed the tick it was made for).
+        late_s = max(0.0, (self.sim_time.nanoseconds - stamp_ns(msg)) * 1e-9)
+        ids = self.arena.add_balls(np.array([0]), (pos + vel * late_s)[None], vel[None])
         if ids[0] < 0:
             self.reject_spawn(msg.child_frame_id, "no free slot (max_balls)")
             return
@@ -118,6 +158,20 @@ class DodgeSim(Node):
             self.outcome_pub.publish(outcome_to_msg(name, "hit" if hit else "passed", bool(threat),
                                                     t))
         self.publish_state()
+        if self.arena.tick % round(self.cfg.control_rate_hz) == 0:  # once per simulated second
+            self.publish_diagnostics()
+
+    def publish_diagnostics(self) -> None:
+        """The counters of refused input and lockstep timeouts, for tools and `dodge-lstm sim`."""
+        counters = {"ticks": self.arena.tick, "lockstep_timeouts": self.lockstep_timeouts,
+                    "rejected_cmds": self.rejected_cmds, "rejected_spawns": self.rejected_spawns}
+        status = DiagnosticStatus(level=DiagnosticStatus.OK, name=self.get_name(),
+                                  message="simulator counters",
+                                  values=[KeyValue(key=k, value=str(v))
+                                          for k, v in counters.items()])
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.sim_time.to_msg()
+        self.diag_pub.publish(arr)
 
     def publish_state(self) -> None:
         """Clock first, then balls, then the robot: a consumer that acts on `odom` has already

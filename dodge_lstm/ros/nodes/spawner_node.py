@@ -32,9 +32,14 @@ class BallSpawner(Node):
         super().__init__("ball_spawner", **kwargs)
         self.cfg = declare_config(self, SpawnConfig())
         seed = declare(self, "seed", 0, "Random seed of the spawner", read_only=True)
-        self.rng = np.random.default_rng(seed)
+        # Two streams: refill delays (drawn on outcomes) and balls (drawn on odom) come from
+        # different topics in no guaranteed order; separate streams make the balls thrown
+        # depend on the seed alone, not on which message arrived first.
+        delay_seq, ball_seq = np.random.SeedSequence(seed).spawn(2)
+        self.delay_rng = np.random.default_rng(delay_seq)
+        self.rng = np.random.default_rng(ball_seq)
         self.slots: list[str | None] = [None] * self.cfg.num_balls
-        self.due_ns = (self.rng.uniform(0.0, self.cfg.delay_max, self.cfg.num_balls)
+        self.due_ns = (self.delay_rng.uniform(0.0, self.cfg.delay_max, self.cfg.num_balls)
                        * 1e9).astype(np.int64)
         self.start_ns: int | None = None
         self.count = 0
@@ -47,8 +52,9 @@ class BallSpawner(Node):
     def on_outcome(self, msg: String) -> None:
         """Free the slot of a resolved ball; its refill waits U(0, delay_max)."""
         try:
-            name = msg_to_outcome(msg)["ball"]
-        except ValueError as exc:
+            out = msg_to_outcome(msg)
+            name, t_ns = out["ball"], round(float(out["t"]) * 1e9)
+        except (ValueError, KeyError, TypeError) as exc:
             self.rejected += 1
             self.get_logger().warning(f"malformed outcome rejected: {exc} "
                                       f"({self.rejected} rejected so far)",
@@ -57,7 +63,9 @@ class BallSpawner(Node):
         if name in self.slots and self.start_ns is not None:
             k = self.slots.index(name)
             self.slots[k] = None
-            self.due_ns[k] = self._now + int(self.rng.uniform(0.0, self.cfg.delay_max) * 1e9)
+            # From the outcome's own time, not the last odom seen: the same refill whether the
+            # outcome arrives before or after the next tick's odom.
+            self.due_ns[k] = t_ns + int(self.delay_rng.uniform(0.0, self.cfg.delay_max) * 1e9)
 
     def on_odom(self, msg: Odometry) -> None:
         """Each robot state is a tick: spawn whatever is due."""
