@@ -197,6 +197,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
                       params_file=str(args.params_file) if args.params_file else "",
                       real_time_factor=args.real_time_factor, seed=args.seed,
                       processes=args.processes, lockstep=args.lockstep, balls=args.balls,
+                      stamped=args.stamped,
                       progress=True)
     summary = run_sim(opts)
     print(summary_json(summary) if args.json else format_summary(summary))
@@ -319,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "can go, independent of machine load (--real-time-factor is ignored)")
     p.add_argument("--balls", type=positive_int, default=None,
                    help="stop after exactly N resolved balls instead of after --duration")
+    p.add_argument("--stamped", action="store_true",
+                   help="cmd_vel as geometry_msgs/TwistStamped (nav2's default) instead of Twist")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_sim)
 

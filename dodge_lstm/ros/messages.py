@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import Quaternion
+from geometry_msgs.msg import Quaternion, Twist, TwistStamped
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 
 from dodge_lstm.core.outcomes import decode_outcome, encode_outcome
@@ -53,3 +53,28 @@ def outcome_to_msg(ball: str, outcome: str, threat: bool, t_sec: float) -> Strin
 def msg_to_outcome(msg: Any) -> dict[str, Any]:
     """Parse a `balls/outcome` message (live or from a bag); raises ValueError if malformed."""
     return decode_outcome(msg.data)
+
+
+def command_type(stamped: bool) -> type:
+    """`cmd_vel`'s message type: TwistStamped (nav2's default since Kilted) or plain Twist."""
+    return TwistStamped if stamped else Twist
+
+
+def command_msg(linear_x: float, stamped: bool, stamp: Any = None,
+                frame_id: str = "base_link") -> Twist | TwistStamped:
+    """A command with only `linear.x` set (the seed's 1-D action), stamped if asked."""
+    if not stamped:
+        msg = Twist()
+        msg.linear.x = float(linear_x)
+        return msg
+    out = TwistStamped()
+    if stamp is not None:
+        out.header.stamp = stamp
+    out.header.frame_id = frame_id
+    out.twist.linear.x = float(linear_x)
+    return out
+
+
+def command_linear_x(msg: Twist | TwistStamped) -> float:
+    """`linear.x` of either command type."""
+    return float(msg.twist.linear.x if isinstance(msg, TwistStamped) else msg.linear.x)

@@ -53,7 +53,8 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     nodes: list[Node] = [
         DodgeSim(context=context, parameter_overrides=[
             Parameter("real_time_factor", value=opts.real_time_factor),
-            Parameter("lockstep", value=opts.lockstep)]),
+            Parameter("lockstep", value=opts.lockstep),
+            Parameter("stamped", value=opts.stamped)]),
         # The spawner and the feature node run on message stamps, not on their clocks: without
         # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
         BallSpawner(context=context, parameter_overrides=[Parameter("seed", value=opts.seed)]),
@@ -64,9 +65,11 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
         nodes.append(DodgePolicy(context=context, parameter_overrides=[
             *sim_time, Parameter("timesteps", value=opts.timesteps),
             Parameter("units", value=opts.units), Parameter("model", value=opts.model),
+            Parameter("stamped", value=opts.stamped),
             Parameter("report_period", value=1.0)]))
     else:
-        nodes.append(ExpertDriver(context=context, parameter_overrides=sim_time))
+        nodes.append(ExpertDriver(context=context, parameter_overrides=[
+            *sim_time, Parameter("stamped", value=opts.stamped)]))
     if opts.record:
         from dodge_lstm.ros.nodes.recorder_node import RecorderNode
 
@@ -168,7 +171,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
                 nodes = in_process_nodes(opts, context)
             except ParameterException as exc:  # e.g. a string where an integer belongs
                 raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
-        observer = GraphObserver(context=context)
+        observer = GraphObserver(stamped=opts.stamped, context=context)
         observer.max_balls = opts.balls
         bringup = Node("dodge_bringup", context=context)
         for node in (*nodes, observer, bringup):

@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.subscription import MessageInfo
 from std_msgs.msg import Float32MultiArray, String
 
 from dodge_lstm.core.evaluation import ThreatTally
-from dodge_lstm.ros.messages import msg_to_outcome
+from dodge_lstm.ros.messages import command_linear_x, command_type, msg_to_outcome
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
 # Jitter in steady state: skip the first 2 s (a late first window answered next to a watchdog
@@ -56,7 +55,7 @@ class GraphObserver(Node):
     """Watches the graph: ticks, ball outcomes, Twists, window -> Twist latency and the policy's
     diagnostics. Runs on the wall clock (no use_sim_time): it times the graph from outside."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, stamped: bool = False, **kwargs: Any) -> None:
         super().__init__("dodge_monitor", **kwargs)
         self.counting = False
         self.tally = ThreatTally()
@@ -71,7 +70,7 @@ class GraphObserver(Node):
         self.max_balls: int | None = None
         """Count at most this many balls (the first ones resolved), for `--balls N` runs."""
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
-        self.create_subscription(Twist, "cmd_vel", self.on_twist, 50)
+        self.create_subscription(command_type(stamped), "cmd_vel", self.on_twist, 50)
         self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
         self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
@@ -112,8 +111,8 @@ class GraphObserver(Node):
         if self.counting:
             self.window_src_ns.append(info["source_timestamp"])
 
-    def on_twist(self, msg: Twist, info: MessageInfo) -> None:
-        if not math.isfinite(msg.linear.x):
+    def on_twist(self, msg: Any, info: MessageInfo) -> None:
+        if not math.isfinite(command_linear_x(msg)):
             self.nonfinite_twists += 1
         if self.counting:
             self.twists += 1

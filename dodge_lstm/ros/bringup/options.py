@@ -30,6 +30,8 @@ class SimOptions:
     """The simulator steps when the driver has answered (as fast as the graph can go)."""
     balls: int | None = None
     """Stop after exactly this many resolved balls instead of after `duration`."""
+    stamped: bool = False
+    """`cmd_vel` as geometry_msgs/TwistStamped instead of Twist (driver and simulator)."""
     progress: bool = False
     """A progress line on stderr (sim time, balls, threat dodge rate so far)."""
 

@@ -23,18 +23,20 @@ def node_commands(opts: SimOptions) -> dict[str, list[str]]:
 
     cmds = {
         "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}",
-                          f"lockstep:={str(opts.lockstep).lower()}"),
+                          f"lockstep:={str(opts.lockstep).lower()}",
+                          f"stamped:={str(opts.stamped).lower()}"),
         "ball_spawner": node("spawner_node", f"seed:={opts.seed}"),
     }
     if opts.policy == "lstm":
         cmds["ball_features"] = node("features_node", f"timesteps:={opts.timesteps}")
         policy = ["use_sim_time:=true", f"timesteps:={opts.timesteps}", f"units:={opts.units}",
-                  "report_period:=1.0"]
+                  "report_period:=1.0", f"stamped:={str(opts.stamped).lower()}"]
         if opts.model:
             policy.append(f"model:={opts.model}")
         cmds["dodge_policy"] = node("policy_node", *policy)
     else:
-        cmds["expert_driver"] = node("expert_node", "use_sim_time:=true")
+        cmds["expert_driver"] = node("expert_node", "use_sim_time:=true",
+                                     f"stamped:={str(opts.stamped).lower()}")
     if opts.record:
         cmds["dodge_recorder"] = node("recorder_node", f"output_dir:={opts.record}")
     return cmds

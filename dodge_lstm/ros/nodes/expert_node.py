@@ -8,7 +8,6 @@ robot-frame conversion, and the core `expert.expert_command`; one command per ro
 from __future__ import annotations
 
 import numpy as np
-from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -19,7 +18,7 @@ from dodge_lstm.core.expert import expert_command
 from dodge_lstm.core.feature_rows import BallTracker
 from dodge_lstm.core.features import to_robot_frame
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
-from dodge_lstm.ros.messages import msg_to_outcome
+from dodge_lstm.ros.messages import command_msg, command_type, msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
@@ -40,7 +39,10 @@ class ExpertDriver(Node):
                                            "Forget a ball not seen for this long [s]"))
         self.rejected = 0
         """Bad odometry and malformed outcomes, logged (throttled) with this count."""
-        self.pub = self.create_publisher(Twist, "cmd_vel", CMD_QOS)
+        self.stamped = declare(self, "stamped", False, "Publish cmd_vel as "
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
+                               read_only=True)
+        self.pub = self.create_publisher(command_type(self.stamped), "cmd_vel", CMD_QOS)
         self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
@@ -75,9 +77,8 @@ class ExpertDriver(Node):
         vel = to_robot_frame(bvel, yaws)
         cmd = expert_command(rel, vel, mask, np.array([msg.twist.twist.linear.x]),
                              self.arena_cfg)
-        out = Twist()
-        out.linear.x = float(cmd[0])
-        self.pub.publish(out)
+        # Stamped with the state it answers: the tick's own time.
+        self.pub.publish(command_msg(float(cmd[0]), self.stamped, msg.header.stamp))
 
 
 def main(args: list[str] | None = None) -> None:

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist
 from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
@@ -38,7 +37,7 @@ from std_msgs.msg import Float32MultiArray
 
 from dodge_lstm.core.rate_limit import TokenBucket
 from dodge_lstm.resources import model_for, models_dir
-from dodge_lstm.ros.messages import msg_to_window
+from dodge_lstm.ros.messages import command_msg, command_type, msg_to_window
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare
 from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
@@ -62,6 +61,9 @@ class DodgePolicy(LifecycleNode):
                 read_only=True)
         declare(self, "stale_periods", 2.0, "A window older than this many periods is stale")
         declare(self, "report_period", 5.0, "Seconds between latency reports")
+        self.stamped = declare(self, "stamped", False, "Publish cmd_vel as "
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
+                               read_only=True)
         self.model: TFLitePolicy | None = None
         self.model_path: Path | None = None
         self.cmd_pub = None
@@ -117,7 +119,8 @@ class DodgePolicy(LifecycleNode):
         self.reset_stats()
         self.bucket = TokenBucket(self.get_parameter("rate_hz").value)
         self.stats()  # pay numpy's first-call costs here, not in the 10 Hz loop
-        self.cmd_pub = self.create_lifecycle_publisher(Twist, "cmd_vel", CMD_QOS)
+        self.cmd_pub = self.create_lifecycle_publisher(command_type(self.stamped), "cmd_vel",
+                                                       CMD_QOS)
         self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "diagnostics", 10)
         self.window_sub = self.create_subscription(Float32MultiArray, "dodge/window",
                                                    self.on_window, WINDOW_QOS)
@@ -168,12 +171,11 @@ class DodgePolicy(LifecycleNode):
 
     # -- control -------------------------------------------------------------------------------
     def publish_command(self, linear_x: float) -> None:
-        """Publish a Twist with only linear.x set (the seed's 1-D action)."""
+        """Publish a command with only linear.x set (the seed's 1-D action)."""
         if self.cmd_pub is None:
             return
-        msg = Twist()
-        msg.linear.x = float(linear_x)
-        self.cmd_pub.publish(msg)
+        self.cmd_pub.publish(command_msg(linear_x, self.stamped,
+                                         self.get_clock().now().to_msg()))
         self.twists += 1
 
     def stop_robot(self) -> None:

@@ -17,10 +17,10 @@ can go, and its result no longer depends on machine load.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock as RosClock
 from rclpy.clock import ClockType
@@ -33,7 +33,12 @@ from std_msgs.msg import String
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.odometry import ball_state, finite_odometry, stamp_ns
-from dodge_lstm.ros.messages import outcome_to_msg, quaternion_from_yaw
+from dodge_lstm.ros.messages import (
+    command_linear_x,
+    command_type,
+    outcome_to_msg,
+    quaternion_from_yaw,
+)
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
@@ -61,6 +66,9 @@ class DodgeSim(Node):
                                 "Step only when the driver answered the last tick (or "
                                 "lockstep_timeout passed): as fast as the graph can go",
                                 read_only=True)
+        self.stamped = declare(self, "stamped", False, "Take cmd_vel as "
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
+                               read_only=True)
         self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5,
                                         "Wall seconds to wait for the driver's answer in "
                                         "lockstep before stepping anyway (counted)")
@@ -84,7 +92,7 @@ class DodgeSim(Node):
         self.clock_pub = (self.create_publisher(Clock, "/clock", STATE_QOS)
                           if self.publish_clock else None)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
-        self.create_subscription(Twist, "cmd_vel", self.on_cmd, CMD_QOS)
+        self.create_subscription(command_type(self.stamped), "cmd_vel", self.on_cmd, CMD_QOS)
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
         if self.lockstep:  # a watchdog, restarted at every step; steady: immune to clock jumps
             self.timer = self.create_timer(self.lockstep_timeout, self.on_lockstep_timeout,
@@ -98,14 +106,16 @@ class DodgeSim(Node):
         """Simulated time since start."""
         return Time(nanoseconds=round(self.arena.tick * self.cfg.dt * 1e9))
 
-    def on_cmd(self, msg: Twist) -> None:
-        """Keep the newest finite linear.x; NaN/Inf commands are dropped, counted and logged."""
-        if not math.isfinite(msg.linear.x):
+    def on_cmd(self, msg: Any) -> None:
+        """Keep the newest finite linear.x (Twist or TwistStamped); NaN/Inf commands are
+        dropped, counted and logged."""
+        linear_x = command_linear_x(msg)
+        if not math.isfinite(linear_x):
             self.rejected_cmds += 1
             self.get_logger().warning(f"non-finite cmd_vel rejected ({self.rejected_cmds} so far)",
                                       throttle_duration_sec=5.0)
             return
-        self.cmd = msg.linear.x
+        self.cmd = linear_x
         self.cmd_tick = self.arena.tick
         if self.lockstep:  # the answer to the tick just published: step now
             self.timer.reset()
