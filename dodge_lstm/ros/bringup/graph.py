@@ -183,7 +183,9 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             _activate(policy, procs)
         observer.start_counting()
         wall_start = time.perf_counter()
+        cpu_start = procs.cpu_seconds() if procs is not None else time.process_time()
         interrupted = _run_for(executor, observer, opts, period, procs)
+        cpu = (procs.cpu_seconds() if procs is not None else time.process_time()) - cpu_start
         observer.stop_counting()
         wall = time.perf_counter() - wall_start
         state = "unmanaged"
@@ -202,6 +204,9 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         summary["mode"] = "processes" if opts.processes else "in-process"
         summary["lockstep"] = opts.lockstep
         summary["speedup"] = summary["sim_seconds"] / wall if wall > 0 else math.nan
+        # The graph's CPU in % of one core: the node processes, or this whole process (nodes,
+        # observer and all) when the graph runs in-process.
+        summary["graph_cpu_percent"] = 100.0 * cpu / wall if wall > 0 else math.nan
         if bag is not None:
             summary["bag"] = bag
         if procs is not None:

@@ -4,6 +4,7 @@ the parameters file and its overrides, output to a log file per node, stopped wi
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -59,6 +60,18 @@ class NodeProcesses:
     def first_exited(self) -> str | None:
         """The name of a node that has already exited, if any (none should before `stop`)."""
         return next((name for name, p in self.procs.items() if p.poll() is not None), None)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the running nodes have used so far (from /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for proc in self.procs.values():
+            try:
+                fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited, or no /proc (not Linux)
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         """The last lines of a node's log, for error messages."""

@@ -1,0 +1,73 @@
+"""Benchmark the lockstep ROS graph against the arena evaluation of the same model and seed.
+
+`dodge-lstm sim --lockstep --balls N --seed S` runs the whole deployed graph (simulator,
+spawner, feature ring buffer, lifecycle TFLite policy, DDS) as fast as it can go; this prints
+its speed (simulated seconds per wall second) and its threat dodge rate next to `dodge-lstm eval
+--arenas 1` with the same model, seed and ball count, and checks that each rate lies in the
+other's 95% interval (the two draw different balls: see README, "Lockstep"). Writes JSON.
+
+    .venv/bin/python bench/bench_lockstep.py [--balls 2000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+TARGET_SPEEDUP = 20.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--balls", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--policy", choices=("lstm", "expert"), default="lstm")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/lockstep.json"))
+    args = parser.parse_args()
+    os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+
+    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.resources import model_for
+    from dodge_lstm.ros.bringup.graph import run_sim
+    from dodge_lstm.ros.bringup.options import SimOptions
+    from dodge_lstm.runtime.learned_policy import make_policy
+
+    graph = run_sim(SimOptions(policy=args.policy, lockstep=True, balls=args.balls,
+                               seed=args.seed, progress=True))
+    spec = str(model_for(5, 15)) if args.policy == "lstm" else "expert"
+    arena = evaluate(make_policy(spec, timesteps=5 if args.policy == "lstm" else None),
+                     args.balls, seed=args.seed, arenas=1)
+    g_lo, g_hi = graph["threat_dodge_ci95"]
+    a_lo, a_hi = arena.threat_dodge_ci95
+    agree = g_lo <= arena.threat_dodge_rate <= g_hi and a_lo <= graph["threat_dodge_rate"] <= a_hi
+    rows = [
+        ("", "ROS graph, lockstep", "eval --arenas 1"),
+        ("balls", graph["balls"], arena.balls),
+        ("threat balls", graph["threat_balls"], arena.threat_balls),
+        ("threat hits", graph["threat_hits"], arena.threat_hits),
+        ("threat dodge rate", f"{graph['threat_dodge_rate']:.2%} ({g_lo:.1%}-{g_hi:.1%})",
+         f"{arena.threat_dodge_rate:.2%} ({a_lo:.1%}-{a_hi:.1%})"),
+        ("simulated seconds", f"{graph['sim_seconds']:.0f}", f"{arena.sim_seconds:.0f}"),
+        ("wall seconds", f"{graph['wall_seconds']:.1f}", f"{arena.wall_seconds:.1f}"),
+        ("x real time", f"{graph['speedup']:.1f}", f"{arena.sim_seconds / arena.wall_seconds:.0f}"),
+        ("lockstep timeouts", graph.get("lockstep_timeouts"), "-"),
+        ("graph CPU [% of a core]", f"{graph['graph_cpu_percent']:.0f}", "-"),
+    ]
+    for name, a, b in rows:
+        print(f"{name:<24}{a!s:>26}{b!s:>26}")
+    meets = graph["speedup"] >= TARGET_SPEEDUP
+    print(f"speed: {graph['speedup']:.1f}x real time (target >= {TARGET_SPEEDUP:g}x: "
+          f"{'meets' if meets else 'MISSES'}); rates within each other's 95% interval: "
+          f"{'yes' if agree else 'NO'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"graph": graph, "arena": json.loads(arena.to_json()),
+                                    "rates_agree": agree, "target_speedup": TARGET_SPEEDUP,
+                                    "loadavg_before": os.getloadavg()}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
