@@ -109,7 +109,7 @@ def test_expert_declares_its_arena_fields_from_the_dataclass(ros_context):
         docs, defaults = field_docs(ArenaConfig), ArenaConfig()
         declared = set(expert.list_parameters([], 0).names) - {
             "use_sim_time", "start_type_description_service"}  # every rclpy node has these
-        assert declared == {*ARENA_FIELDS, "ball_timeout"}
+        assert declared == {*ARENA_FIELDS, "ball_timeout", "stamped"}
         for name in ARENA_FIELDS:
             assert expert.get_parameter(name).value == getattr(defaults, name)
             assert expert.describe_parameter(name).description == docs[name]

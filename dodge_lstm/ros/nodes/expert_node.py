@@ -20,7 +20,7 @@ from dodge_lstm.core.features import to_robot_frame
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.ros.messages import command_msg, command_type, msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.parameters import config_updater, declare, declare_config, live_parameters
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 # The ArenaConfig fields the expert plans with; declared from the dataclass (defaults, docs).
@@ -32,16 +32,18 @@ class ExpertDriver(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("expert_driver", **kwargs)
-        # Writable as before, though only read here, at start.
+        # Live: the planner reads them at every tick (a set is validated by ArenaConfig).
         self.arena_cfg = declare_config(self, ArenaConfig(), read_only=False,
                                         names=ARENA_FIELDS)
+        check, apply = config_updater(lambda: self.arena_cfg,
+                                      lambda cfg: setattr(self, "arena_cfg", cfg))
+        live_parameters(self, ARENA_FIELDS, check, apply)
         self.tracker = BallTracker(declare(self, "ball_timeout", 0.25,
                                            "Forget a ball not seen for this long [s]"))
         self.rejected = 0
         """Bad odometry and malformed outcomes, logged (throttled) with this count."""
         self.stamped = declare(self, "stamped", False, "Publish cmd_vel as "
-                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
-                               read_only=True)
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist")
         self.pub = self.create_publisher(command_type(self.stamped), "cmd_vel", CMD_QOS)
         self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)

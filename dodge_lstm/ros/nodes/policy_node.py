@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -39,7 +40,7 @@ from dodge_lstm.core.rate_limit import TokenBucket
 from dodge_lstm.resources import model_for, models_dir
 from dodge_lstm.ros.messages import command_msg, command_type, msg_to_window
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.parameters import declare, live_parameters
 from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
 
@@ -52,18 +53,26 @@ class DodgePolicy(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("dodge_policy", **kwargs)
+        next_configure = " (takes effect at the next configure)"
         declare(self, "model", "", "Path of a .tflite model; empty: pick "
-                "lstm_t<timesteps>_u<units>.tflite from models_dir")
-        declare(self, "models_dir", str(models_dir()), "Folder of the shipped models")
-        declare(self, "timesteps", 5, "Window length the model must take (checked)")
-        declare(self, "units", 15, "LSTM units, used to pick the model when `model` is empty")
+                "lstm_t<timesteps>_u<units>.tflite from models_dir" + next_configure,
+                read_only=False)
+        declare(self, "models_dir", str(models_dir()), "Folder of the shipped models"
+                + next_configure, read_only=False)
+        declare(self, "timesteps", 5, "Window length the model must take (checked)"
+                + next_configure, read_only=False)
+        declare(self, "units", 15, "LSTM units, used to pick the model when `model` is empty"
+                + next_configure, read_only=False)
         declare(self, "rate_hz", 10.0, "Control rate of the watchdog timer [Hz]",
-                read_only=True)
-        declare(self, "stale_periods", 2.0, "A window older than this many periods is stale")
-        declare(self, "report_period", 5.0, "Seconds between latency reports")
+                why="read-only: the control rate the model was trained at")
+        declare(self, "stale_periods", 2.0, "A window older than this many periods is stale",
+                read_only=False)
+        declare(self, "report_period", 5.0, "Seconds between latency reports",
+                read_only=False)
         self.stamped = declare(self, "stamped", False, "Publish cmd_vel as "
-                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
-                               read_only=True)
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist")
+        live_parameters(self, ("timesteps", "units", "stale_periods", "report_period"),
+                        self.check_live, self.apply_live)
         self.model: TFLitePolicy | None = None
         self.model_path: Path | None = None
         self.cmd_pub = None
@@ -73,6 +82,24 @@ class DodgePolicy(LifecycleNode):
         self.report_timer = None
         self.active = False
         self.reset_stats()
+
+    @staticmethod
+    def check_live(changes: dict[str, Any]) -> None:
+        """Refuse values no model or watchdog can run with."""
+        for name in ("timesteps", "units"):
+            if name in changes and changes[name] < 1:
+                raise ValueError(f"{name} must be >= 1, got {changes[name]}")
+        for name in ("stale_periods", "report_period"):
+            if name in changes and not changes[name] > 0:
+                raise ValueError(f"{name} must be > 0, got {changes[name]}")
+
+    def apply_live(self, changes: dict[str, Any]) -> None:
+        """A new stale limit applies at once, a new report period restarts the report timer."""
+        if "stale_periods" in changes and hasattr(self, "period_ns"):
+            self.stale_ns = int(changes["stale_periods"] * self.period_ns)
+        if "report_period" in changes and self.report_timer is not None:
+            self.destroy_timer(self.report_timer)
+            self.report_timer = self.create_timer(changes["report_period"], self.report)
 
     # -- statistics ----------------------------------------------------------------------------
     def reset_stats(self) -> None:

@@ -40,7 +40,7 @@ from dodge_lstm.ros.messages import (
     quaternion_from_yaw,
 )
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.parameters import declare, declare_config, live_parameters
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
@@ -49,29 +49,30 @@ class DodgeSim(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("dodge_sim", **kwargs)
-        self.cfg = declare_config(self, ArenaConfig())
+        self.cfg = declare_config(self, ArenaConfig(), why="read-only: the world's physics, "
+                                  "fixed for a run; restart the simulator to change it")
         self.real_time_factor = declare(self, "real_time_factor", 1.0,
-                                        "Simulated seconds per wall second (>1 runs faster)")
+                                        "Simulated seconds per wall second (>1 runs faster)",
+                                        read_only=False)
         self.publish_clock = declare(self, "publish_clock", True,
                                      "Publish /clock so other nodes can use_sim_time")
         self.cmd_timeout = declare(self, "cmd_timeout", 0.5,
-                                   "Stop the robot if no cmd_vel arrived for this long [s]")
+                                   "Stop the robot if no cmd_vel arrived for this long [s]",
+                                   read_only=False)
         yaw = declare(self, "robot_yaw", 0.0, "Initial robot heading in the odom frame [rad]")
         max_balls = declare(self, "max_balls", 8, "Balls the world holds at once; a spawn "
-                            "request beyond that is answered with a `rejected` outcome",
-                            read_only=True)
+                            "request beyond that is answered with a `rejected` outcome")
         self.odom_frame = declare(self, "odom_frame", "odom", "World frame id")
         self.base_frame = declare(self, "base_frame", "base_link", "Robot frame id")
         self.lockstep = declare(self, "lockstep", False,
                                 "Step only when the driver answered the last tick (or "
-                                "lockstep_timeout passed): as fast as the graph can go",
-                                read_only=True)
+                                "lockstep_timeout passed): as fast as the graph can go")
         self.stamped = declare(self, "stamped", False, "Take cmd_vel as "
-                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist",
-                               read_only=True)
+                               "geometry_msgs/TwistStamped (nav2's default) instead of Twist")
         self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5,
                                         "Wall seconds to wait for the driver's answer in "
-                                        "lockstep before stepping anyway (counted)")
+                                        "lockstep before stepping anyway (counted)",
+                                        read_only=False)
         if self.real_time_factor <= 0:
             raise ValueError("real_time_factor must be > 0")
         if self.lockstep_timeout <= 0:
@@ -94,12 +95,35 @@ class DodgeSim(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(command_type(self.stamped), "cmd_vel", self.on_cmd, CMD_QOS)
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
-        if self.lockstep:  # a watchdog, restarted at every step; steady: immune to clock jumps
-            self.timer = self.create_timer(self.lockstep_timeout, self.on_lockstep_timeout,
-                                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
-        else:
-            self.timer = self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
+        self.timer = self.make_timer()
+        live_parameters(self, ("real_time_factor", "cmd_timeout", "lockstep_timeout"),
+                        self.check_live, self.apply_live)
         self.publish_state()
+
+    def make_timer(self) -> Any:
+        """The tick timer at the real-time factor, or in lockstep the answer watchdog (steady
+        clock: immune to clock jumps), restarted at every step."""
+        if self.lockstep:
+            return self.create_timer(self.lockstep_timeout, self.on_lockstep_timeout,
+                                     clock=RosClock(clock_type=ClockType.STEADY_TIME))
+        return self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
+
+    @staticmethod
+    def check_live(changes: dict[str, Any]) -> None:
+        """Refuse values that would stop or break the simulation."""
+        for name in ("real_time_factor", "lockstep_timeout"):
+            if name in changes and not changes[name] > 0:
+                raise ValueError(f"{name} must be > 0, got {changes[name]}")
+        if "cmd_timeout" in changes and not changes["cmd_timeout"] >= 0:
+            raise ValueError(f"cmd_timeout must be >= 0, got {changes['cmd_timeout']}")
+
+    def apply_live(self, changes: dict[str, Any]) -> None:
+        """Take the new values; a new rate or timeout restarts the timer with it."""
+        for name, value in changes.items():
+            setattr(self, name, float(value))
+        if {"real_time_factor", "lockstep_timeout"} & changes.keys():
+            self.destroy_timer(self.timer)
+            self.timer = self.make_timer()
 
     @property
     def sim_time(self) -> Time:
@@ -184,13 +208,19 @@ class DodgeSim(Node):
         self.diag_pub.publish(arr)
 
     def publish_state(self) -> None:
-        """Clock first, then balls, then the robot: a consumer that acts on `odom` has already
-        received this tick's balls."""
+        """Clock first, then balls (newest first), then the robot.
+
+        An rclpy executor takes one message per subscription per round, so a consumer with
+        balls/odom and odom ready may run its odom callback after only the first ball of the
+        tick. That costs nothing for a ball it already tracks (its last state, propagated at
+        constant velocity, is exact) but hides a ball seen for the first time: so the newest
+        ball goes first."""
         stamp = self.sim_time.to_msg()
         if self.clock_pub is not None:
             self.clock_pub.publish(Clock(clock=stamp))
         a = self.arena
-        for slot in np.flatnonzero(a.alive[0]):
+        alive = np.flatnonzero(a.alive[0])
+        for slot in alive[np.argsort(-a.ball_id[0, alive], kind="stable")]:
             msg = Odometry()
             msg.header.stamp = stamp
             msg.header.frame_id = self.odom_frame

@@ -10,6 +10,8 @@ follows sim time at any real-time factor. A Gazebo backend can serve the same to
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
@@ -21,7 +23,7 @@ from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.core.spawning import spawn_balls
 from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.parameters import config_updater, declare, declare_config, live_parameters
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS
 
 
@@ -30,7 +32,7 @@ class BallSpawner(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("ball_spawner", **kwargs)
-        self.cfg = declare_config(self, SpawnConfig())
+        self.cfg = declare_config(self, SpawnConfig(), read_only=False)
         seed = declare(self, "seed", 0, "Random seed of the spawner", read_only=True)
         # Two streams: refill delays (drawn on outcomes) and balls (drawn on odom) come from
         # different topics in no guaranteed order; separate streams make the balls thrown
@@ -45,9 +47,26 @@ class BallSpawner(Node):
         self.count = 0
         self.rejected = 0
         """Malformed outcomes and non-finite odometry, logged (throttled) with this count."""
+        check, apply = config_updater(lambda: self.cfg, self.set_config)
+        live_parameters(self, [f.name for f in fields(SpawnConfig)], check, apply)
         self.pub = self.create_publisher(Odometry, "balls/spawn", EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
+
+    def set_config(self, cfg: SpawnConfig) -> None:
+        """A new spawn configuration (`ros2 param set`): takes effect with the next ball. More
+        balls get new slots at once; fewer retire empty slots now, busy ones when they free."""
+        self.cfg = cfg
+        grow = cfg.num_balls - len(self.slots)
+        if grow > 0:
+            base = self._now if self.start_ns is not None else 0
+            delays = (self.delay_rng.uniform(0.0, cfg.delay_max, grow) * 1e9).astype(np.int64)
+            self.slots += [None] * grow
+            self.due_ns = np.append(self.due_ns, base + delays)
+        while len(self.slots) > cfg.num_balls and None in self.slots:
+            k = len(self.slots) - 1 - self.slots[::-1].index(None)
+            del self.slots[k]
+            self.due_ns = np.delete(self.due_ns, k)
 
     def on_outcome(self, msg: String) -> None:
         """Free the slot of a resolved ball; its refill waits U(0, delay_max)."""
@@ -62,6 +81,10 @@ class BallSpawner(Node):
             return
         if name in self.slots and self.start_ns is not None:
             k = self.slots.index(name)
+            if len(self.slots) > self.cfg.num_balls:  # num_balls was lowered: retire the slot
+                del self.slots[k]
+                self.due_ns = np.delete(self.due_ns, k)
+                return
             self.slots[k] = None
             # From the outcome's own time, not the last odom seen: the same refill whether the
             # outcome arrives before or after the next tick's odom.
