@@ -17,6 +17,8 @@ setup(
         (f"share/{PACKAGE}/params", glob("params/*.yaml")),
         (f"share/{PACKAGE}/worlds", glob("worlds/*")),
         (f"share/{PACKAGE}/models", glob("models/*.tflite") + glob("models/*.json")),
+        (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
+        (f"share/{PACKAGE}/foxglove", glob("foxglove/*.json")),
     ],
     install_requires=["setuptools"],
     extras_require={"test": ["pytest"]},
@@ -36,6 +38,7 @@ setup(
             "dodge_policy = dodge_lstm.ros.nodes.policy_node:main",
             "expert_driver = dodge_lstm.ros.nodes.expert_node:main",
             "dodge_recorder = dodge_lstm.ros.nodes.recorder_node:main",
+            "dodge_markers = dodge_lstm.ros.nodes.markers_node:main",
         ],
     },
 )

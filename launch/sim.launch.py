@@ -2,13 +2,19 @@
 
     ros2 launch dodge_lstm sim.launch.py [timesteps:=5] [units:=15] [model:=PATH]
         [policy:=lstm|expert] [record:=false] [output_dir:=PATH] [sim:=embedded]
-        [params_file:=PATH]
+        [params_file:=PATH] [markers:=true] [rviz:=false]
 
 With policy:=lstm the TFLite policy runs as a lifecycle node that this file configures and then
 activates through lifecycle events; if configure fails (wrong or missing model) the node stays
 unconfigured and logs what to do. Without the launch system, `dodge-lstm sim` builds the same
 graph from the same parameters file.
+
+`dodge_markers` draws the game on `markers` (visualization_msgs/MarkerArray, frame `odom`);
+`rviz:=true` opens rviz2 with the package's `rviz/dodge_lstm.rviz` where rviz2 is installed, and
+says so where it is not.
 """
+
+import shutil
 
 from launch.actions import (
     DeclareLaunchArgument,
@@ -37,6 +43,18 @@ from launch import LaunchContext, LaunchDescription
 def _gazebo_unavailable(context: LaunchContext) -> None:
     """Fail the launch (non-zero exit), so a script can tell nothing was started."""
     raise RuntimeError("sim:=gazebo is not available yet; use sim:=embedded")
+
+
+def _rviz(context: LaunchContext) -> list:
+    """rviz2 with the package's display config, on sim time; or a message if it is missing
+    (rviz2 comes with a ROS desktop install, not with the pip wheels)."""
+    if shutil.which("rviz2") is None:
+        return [LogInfo(msg="rviz:=true but rviz2 is not installed (it comes with "
+                            "ros-<distro>-desktop or ros-<distro>-rviz2); the markers are on "
+                            "/markers for Foxglove or any other viewer")]
+    config = PathJoinSubstitution([FindPackageShare("dodge_lstm"), "rviz", "dodge_lstm.rviz"])
+    return [Node(package="rviz2", executable="rviz2", name="rviz2", output="screen",
+                 arguments=["-d", config], parameters=[{"use_sim_time": True}])]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -68,6 +86,10 @@ def generate_launch_description() -> LaunchDescription:
                                           "(default ./dodge_bag_<timestamp>)"),
         DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "gazebo"],
                               description="Simulator backend (gazebo arrives in a later release)"),
+        DeclareLaunchArgument("markers", default_value="true", choices=["true", "false"],
+                              description="Draw the game on /markers (dodge_markers)"),
+        DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"],
+                              description="Open rviz2 with rviz/dodge_lstm.rviz (if installed)"),
         DeclareLaunchArgument(
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare("dodge_lstm"), "params",
@@ -106,6 +128,12 @@ def generate_launch_description() -> LaunchDescription:
         condition=is_lstm)
     expert = Node(package="dodge_lstm", executable="expert_driver", name="expert_driver",
                   output="screen", parameters=[params_file, sim_time], condition=is_expert)
+    # Draws from message stamps, not its clock: no use_sim_time (no /clock subscription).
+    markers = Node(package="dodge_lstm", executable="dodge_markers", name="dodge_markers",
+                   output="screen", parameters=[params_file],
+                   condition=IfCondition(AndSubstitution(on_embedded,
+                                                         LaunchConfiguration("markers"))))
+    rviz = OpaqueFunction(function=_rviz, condition=IfCondition(LaunchConfiguration("rviz")))
     # The recorder stamps on the wall clock (no use_sim_time), like `ros2 bag record`, so a
     # bag keeps arrival order for `dodge-lstm dataset --bag`.
     recorder = Node(package="dodge_lstm", executable="dodge_recorder", name="dodge_recorder",
@@ -116,5 +144,5 @@ def generate_launch_description() -> LaunchDescription:
 
     return LaunchDescription([
         *args, *gazebo_missing, sim, spawner, features, policy, activate_when_configured,
-        configure, expert, recorder,
+        configure, expert, markers, recorder, rviz,
     ])

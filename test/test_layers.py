@@ -29,7 +29,8 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 
 ROS_PACKAGES = {"rclpy", "ament_index_python", "builtin_interfaces", "diagnostic_msgs",
                 "geometry_msgs", "lifecycle_msgs", "nav_msgs", "rcl_interfaces",
-                "rosgraph_msgs", "std_msgs", "std_srvs", "rosidl_runtime_py"}
+                "rosgraph_msgs", "std_msgs", "std_srvs", "rosidl_runtime_py",
+                "visualization_msgs", "tf2_msgs"}
 HEAVY = {"rclpy", "tensorflow", "keras", "ai_edge_litert", "rosbags", "matplotlib"}
 
 # Folder -> (third-party top-level packages it may import, package folders it may import).
@@ -42,7 +43,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym"}),
     "learning": ({"numpy", "tqdm", "tensorflow", "keras"},
                  {"", "core", "runtime", "bags", "viz", "learning"}),
-    "ros": ({"numpy", "yaml", "rosbags"} | ROS_PACKAGES,
+    "ros": ({"numpy", "tqdm", "yaml", "rosbags"} | ROS_PACKAGES,
             {"", "core", "runtime", "bags", "ros", "resources"}),
 }
 # TensorFlow only inside functions, and only in these two modules.

@@ -151,5 +151,5 @@ def test_one_process_per_node_like_ros2_launch():
     s = run_sim(SimOptions(duration=8.0, policy="lstm", processes=True))
     assert s["mode"] == "processes" and s["policy_state"] == "active"
     assert s["exit_codes"] == {"dodge_sim": 0, "ball_spawner": 0, "ball_features": 0,
-                               "dodge_policy": 0}
+                               "dodge_policy": 0, "dodge_markers": 0}
     assert s["twist_msgs"] >= 70 and s["nonfinite_twists"] == 0

@@ -10,6 +10,8 @@ the publication times of what the graph sent.
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ from dodge_lstm.core.evaluation import ThreatTally
 from dodge_lstm.ros.messages import command_linear_x, command_type, msg_to_outcome
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
+MAX_SAMPLES = 6000
+
 # Jitter in steady state: skip the first 2 s (a late first window answered next to a watchdog
 # zero, first-call costs of the first latency report).
 JITTER_WARMUP_S = 2.0
@@ -32,12 +36,12 @@ def _percentile(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if values.size else None
 
 
-def _gaps_ms(stamps_ns: list[int]) -> np.ndarray:
+def _gaps_ms(stamps_ns: Iterable[int]) -> np.ndarray:
     """Intervals between consecutive stamps, in ms (in publication order)."""
     return np.diff(np.sort(np.array(stamps_ns, dtype=np.float64))) / 1e6
 
 
-def window_to_twist_ms(window_ns: list[int], twist_ns: list[int]) -> np.ndarray:
+def window_to_twist_ms(window_ns: Iterable[int], twist_ns: Iterable[int]) -> np.ndarray:
     """For each window, the delay until the first Twist published after it (and before the next
     window); windows nobody answered in time add nothing here."""
     windows = np.sort(np.array(window_ns, dtype=np.int64))
@@ -61,9 +65,13 @@ class GraphObserver(Node):
         self.tally = ThreatTally()
         self.twists = 0
         self.nonfinite_twists = 0  # counted whether counting or not: none may ever be sent
-        self.window_src_ns: list[int] = []
-        self.twist_src_ns: list[int] = []
-        self.odom_src_ns: list[int] = []
+        # Bounded: a long (lockstep) run must not grow the observer; timing statistics cover
+        # the last MAX_SAMPLES stamps (10 minutes at 10 Hz).
+        self.window_src_ns: deque[int] = deque(maxlen=MAX_SAMPLES)
+        self.twist_src_ns: deque[int] = deque(maxlen=MAX_SAMPLES)
+        self.odom_src_ns: deque[int] = deque(maxlen=MAX_SAMPLES)
+        self.ticks = 0
+        """Simulator ticks seen since counting started (one `odom` per tick)."""
         self.diagnostics: dict[str, float] = {}
         self.diagnostics_count = 0
         self.sim_diagnostics: dict[str, float] = {}
@@ -74,11 +82,15 @@ class GraphObserver(Node):
         self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
         self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
         self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+        # Every ball thrown while counting must come back as an outcome (or still be flying).
+        self.thrown = 0
+        self.flying: set[str] = set()
+        self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
 
-    @property
-    def ticks(self) -> int:
-        """Simulator ticks seen since counting started (one `odom` per tick)."""
-        return len(self.odom_src_ns)
+    def on_spawn(self, msg: Odometry) -> None:
+        if self.counting:
+            self.thrown += 1
+            self.flying.add(msg.child_frame_id)
 
     def start_counting(self) -> None:
         """Count from now on (after bringup, so start-up transients stay out)."""
@@ -91,6 +103,7 @@ class GraphObserver(Node):
     def on_odom(self, msg: Odometry, info: MessageInfo) -> None:
         """Simulator ticks: the clock of the run and the jitter reference."""
         if self.counting:
+            self.ticks += 1
             self.odom_src_ns.append(info["source_timestamp"])
 
     def on_outcome(self, msg: String) -> None:
@@ -101,6 +114,7 @@ class GraphObserver(Node):
         except ValueError:
             self.get_logger().warning(f"malformed outcome ignored: {msg.data!r}")
             return
+        self.flying.discard(str(out["ball"]))
         if out["outcome"] == "rejected":
             return  # a refused spawn is no ball
         if self.max_balls is not None and self.tally.balls >= self.max_balls:
@@ -164,6 +178,8 @@ class GraphObserver(Node):
             out["rejected_windows"] = int(diag.get("rejected_nan", 0)
                                           + diag.get("rejected_malformed", 0))
             out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+        out["balls_thrown"] = self.thrown
+        out["balls_unresolved"] = len(self.flying)  # thrown while counting, still flying
         if "lockstep_timeouts" in self.sim_diagnostics:
             out["lockstep_timeouts"] = int(self.sim_diagnostics["lockstep_timeouts"])
         return out

@@ -20,7 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.experimental import EventsExecutor
 from rclpy.node import Node
@@ -30,9 +29,12 @@ from std_srvs.srv import Trigger
 
 from dodge_lstm.bags import rosbag_io as bags
 from dodge_lstm.ros.node_main import run_node
+from dodge_lstm.ros.parameters import declare, live_parameters
 from dodge_lstm.ros.recorder_qos import offered_qos, subscription_qos
 
-DEFAULT_TOPICS = ["odom", "balls/odom", "cmd_vel", "balls/outcome", "dodge/window"]
+# What every graph publishes (expert, teleop and LSTM alike), so no run warns "never found";
+# add `dodge/window` (published only by LSTM graphs) to the `topics` parameter to record it.
+DEFAULT_TOPICS = ["odom", "balls/odom", "balls/outcome", "cmd_vel", "markers"]
 
 # How often to look for topics that have no publisher yet. Graph queries are cheap, and publishers
 # that come up a little late (the simulator, the policy) should lose at most this much data.
@@ -62,40 +64,29 @@ def _message_class(msgtype: str) -> Any:
     return getattr(importlib.import_module(f"{package}.{interface}"), name)
 
 
+def _check_bag_settings(changes: dict[str, Any]) -> None:
+    """Refuse a storage plugin the writer does not have (they are read when a bag opens)."""
+    if "storage" in changes and changes["storage"] not in bags.STORAGES:
+        raise ValueError(f"storage must be one of {sorted(bags.STORAGES)}, "
+                         f"got {changes['storage']!r}")
+
+
 class RecorderNode(Node):
     """Record a fixed set of topics, whatever their types, to rosbag2 bags on request."""
 
     def __init__(self, **kwargs: Any) -> None:
         """Declare parameters, start discovery and, with ``autostart``, open the first bag."""
         super().__init__("dodge_recorder", **kwargs)
-        self.declare_parameter(
-            "topics",
-            DEFAULT_TOPICS,
-            ParameterDescriptor(
-                description="Topics to record; relative names resolve in the node namespace.",
-                read_only=True,
-            ),
-        )
-        self.declare_parameter(
-            "output_dir",
-            "",
-            ParameterDescriptor(
-                description="Bag directory to create on start; empty means "
-                "./dodge_bag_<timestamp>. An existing path gets a _<n> suffix."
-            ),
-        )
-        self.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(
-                description="Open a bag at startup instead of waiting for ~/start."
-            ),
-        )
-        self.declare_parameter(
-            "storage",
-            "mcap",
-            ParameterDescriptor(description="rosbag2 storage plugin: mcap or sqlite3."),
-        )
+        declare(self, "topics", DEFAULT_TOPICS,
+                "Topics to record; relative names resolve in the node namespace",
+                why="read-only: subscribed at start-up; restart the recorder to change it")
+        declare(self, "output_dir", "", "Bag directory to create on the next start; empty "
+                "means ./dodge_bag_<timestamp>; an existing path gets a _<n> suffix",
+                read_only=False)
+        declare(self, "autostart", True, "Open a bag at startup instead of waiting for ~/start")
+        declare(self, "storage", "mcap", "rosbag2 storage plugin of the next bag: mcap or "
+                "sqlite3", read_only=False)
+        live_parameters(self, ("output_dir", "storage"), _check_bag_settings, lambda _: None)
 
         names = self.get_parameter("topics").get_parameter_value().string_array_value
         # Graph names are fully qualified; resolving also applies --ros-args remappings.
