@@ -2,7 +2,7 @@
 
     ros2 launch dodge_lstm sim.launch.py [timesteps:=5] [units:=15] [model:=PATH]
         [policy:=lstm|expert] [record:=false] [output_dir:=PATH] [sim:=embedded]
-        [params_file:=PATH] [markers:=true] [rviz:=false]
+        [params_file:=PATH] [markers:=true] [rviz:=false] [lockstep:=false] [stamped:=false]
 
 With policy:=lstm the TFLite policy runs as a lifecycle node that this file configures and then
 activates through lifecycle events; if configure fails (wrong or missing model) the node stays
@@ -86,6 +86,12 @@ def generate_launch_description() -> LaunchDescription:
                                           "(default ./dodge_bag_<timestamp>)"),
         DeclareLaunchArgument("sim", default_value="embedded", choices=["embedded", "gazebo"],
                               description="Simulator backend (gazebo arrives in a later release)"),
+        DeclareLaunchArgument("lockstep", default_value="false", choices=["true", "false"],
+                              description="The simulator steps only when the driver has "
+                                          "answered: as fast as the graph can go"),
+        DeclareLaunchArgument("stamped", default_value="false", choices=["true", "false"],
+                              description="cmd_vel as geometry_msgs/TwistStamped (nav2's "
+                                          "default) instead of Twist"),
         DeclareLaunchArgument("markers", default_value="true", choices=["true", "false"],
                               description="Draw the game on /markers (dodge_markers)"),
         DeclareLaunchArgument("rviz", default_value="false", choices=["true", "false"],
@@ -97,8 +103,11 @@ def generate_launch_description() -> LaunchDescription:
             description="Parameters YAML with a ros__parameters section per node"),
     ]
 
+    stamped = LaunchConfiguration("stamped")
     sim = Node(package="dodge_lstm", executable="dodge_sim", name="dodge_sim", output="screen",
-               parameters=[params_file], condition=embedded)
+               parameters=[params_file, {"lockstep": LaunchConfiguration("lockstep"),
+                                         "stamped": stamped}],
+               condition=embedded)
     gazebo_missing = [OpaqueFunction(function=_gazebo_unavailable, condition=on_gazebo)]
     spawner = Node(package="dodge_lstm", executable="ball_spawner", name="ball_spawner",
                    output="screen", parameters=[params_file, sim_time], condition=embedded)
@@ -108,7 +117,7 @@ def generate_launch_description() -> LaunchDescription:
     policy = LifecycleNode(
         package="dodge_lstm", executable="dodge_policy", name="dodge_policy", namespace="",
         output="screen", condition=is_lstm,
-        parameters=[params_file, sim_time, {"timesteps": timesteps,
+        parameters=[params_file, sim_time, {"timesteps": timesteps, "stamped": stamped,
                                             "units": LaunchConfiguration("units"),
                                             "model": LaunchConfiguration("model")}])
     configure = EmitEvent(
@@ -127,7 +136,8 @@ def generate_launch_description() -> LaunchDescription:
             ]),
         condition=is_lstm)
     expert = Node(package="dodge_lstm", executable="expert_driver", name="expert_driver",
-                  output="screen", parameters=[params_file, sim_time], condition=is_expert)
+                  output="screen", parameters=[params_file, sim_time, {"stamped": stamped}],
+                  condition=is_expert)
     # Draws from message stamps, not its clock: no use_sim_time (no /clock subscription).
     markers = Node(package="dodge_lstm", executable="dodge_markers", name="dodge_markers",
                    output="screen", parameters=[params_file],
