@@ -42,8 +42,12 @@ def test_lstm_graph_drives_at_10_hz():
     assert s["twist_rate_hz"] == pytest.approx(10.0, abs=0.5), s
     assert s["twist_msgs"] >= 140
     assert s["nonfinite_twists"] == 0
-    assert s["balls"] >= 8 and 0 <= s["threat_dodge_rate"] <= 1
     assert s["rejected_windows"] == 0
+    # The 10 Hz are the policy's answers, not watchdog zeros (only the start-up tick may be one).
+    assert s["stale_zeros"] <= 2, s
+    # It drives: on this fixed seed it dodges threats a robot standing still (0%) cannot.
+    assert s["balls"] >= 8 and s["threat_balls"] >= 3, s
+    assert s["threat_dodge_rate"] >= 0.6, s
     assert np.isfinite(s["inference_p50_us"]) and s["inference_p99_us"] >= s["inference_p50_us"]
     # Latency is measured, not asserted here (timing targets live in bench/bench_graph.py).
     assert s["window_to_twist_p50_ms"] > 0 and s["window_to_twist_p99_ms"] is not None

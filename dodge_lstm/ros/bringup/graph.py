@@ -26,10 +26,11 @@ from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
 from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.ros.bringup.graph_guard import check_no_other_graph
 from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_service
 from dodge_lstm.ros.bringup.observer import GraphObserver
 from dodge_lstm.ros.bringup.options import SimOptions, ros_args
-from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands
+from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands, rss_mb
 from dodge_lstm.ros.params_file import check_sections, node_parameters
 
 
@@ -45,6 +46,7 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     """The graph's nodes as objects in this process (one executor, one GIL)."""
     from dodge_lstm.ros.nodes.expert_node import ExpertDriver
     from dodge_lstm.ros.nodes.features_node import BallFeatures
+    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
     from dodge_lstm.ros.nodes.policy_node import DodgePolicy
     from dodge_lstm.ros.nodes.sim_node import DodgeSim
     from dodge_lstm.ros.nodes.spawner_node import BallSpawner
@@ -70,6 +72,7 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     else:
         nodes.append(ExpertDriver(context=context, parameter_overrides=[
             *sim_time, Parameter("stamped", value=opts.stamped)]))
+    nodes.append(DodgeMarkers(context=context))  # draws from message stamps: no use_sim_time
     if opts.record:
         from dodge_lstm.ros.nodes.recorder_node import RecorderNode
 
@@ -90,10 +93,12 @@ def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
 
 
 def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: SimOptions,
-             period: float, procs: NodeProcesses | None) -> bool:
+             period: float, procs: NodeProcesses | None,
+             rss: list[tuple[int, float]]) -> bool:
     """Spin until the observer has seen `opts.duration` simulated seconds of ticks (or
     `opts.balls` resolved balls); True if Ctrl-C cut it short. Raises RuntimeError if the
-    wall-clock limit passes or a node dies."""
+    wall-clock limit passes or a node dies. Appends (simulated second, resident MiB of the
+    graph) to `rss` once per simulated minute, for soak runs."""
     from tqdm import tqdm
 
     ticks = round(opts.duration / period)
@@ -110,10 +115,14 @@ def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: Si
         return observer.ticks >= ticks
 
     wall_start = time.perf_counter()
+    next_sample = 0
     bar = tqdm(total=total, unit=unit, desc="sim", disable=not opts.progress, leave=False)
     try:
         while not done():
             executor.spin_once(timeout_sec=0.1)
+            if observer.ticks >= next_sample:  # memory every simulated minute, for soak runs
+                rss.append((round(observer.ticks * period), procs.rss_mb() if procs else rss_mb()))
+                next_sample += round(60.0 / period)
             if time.perf_counter() - wall_start > wall_limit:
                 raise RuntimeError(f"simulation did not reach {opts.balls or opts.duration} "
                                    f"{unit}s in {wall_limit:.0f} s of wall time")
@@ -162,6 +171,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     procs: NodeProcesses | None = None
     executor = SingleThreadedExecutor(context=context)
     try:
+        check_no_other_graph(context)  # before any graph node: refuse a second graph
         if opts.processes:
             logs = Path(tempfile.mkdtemp(prefix="dodge_sim_logs_"))
             procs = NodeProcesses(node_commands(opts), logs)
@@ -184,8 +194,10 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         observer.start_counting()
         wall_start = time.perf_counter()
         cpu_start = procs.cpu_seconds() if procs is not None else time.process_time()
-        interrupted = _run_for(executor, observer, opts, period, procs)
+        rss: list[tuple[int, float]] = []
+        interrupted = _run_for(executor, observer, opts, period, procs, rss)
         cpu = (procs.cpu_seconds() if procs is not None else time.process_time()) - cpu_start
+        rss.append((round(observer.ticks * period), procs.rss_mb() if procs else rss_mb()))
         observer.stop_counting()
         wall = time.perf_counter() - wall_start
         state = "unmanaged"
@@ -207,6 +219,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         # The graph's CPU in % of one core: the node processes, or this whole process (nodes,
         # observer and all) when the graph runs in-process.
         summary["graph_cpu_percent"] = 100.0 * cpu / wall if wall > 0 else math.nan
+        summary["graph_rss_mb"] = rss  # [simulated second, resident MiB], once a minute
         if bag is not None:
             summary["bag"] = bag
         if procs is not None:

@@ -38,9 +38,21 @@ def node_commands(opts: SimOptions) -> dict[str, list[str]]:
     else:
         cmds["expert_driver"] = node("expert_node", "use_sim_time:=true",
                                      f"stamped:={str(opts.stamped).lower()}")
+    cmds["dodge_markers"] = node("markers_node")
     if opts.record:
         cmds["dodge_recorder"] = node("recorder_node", f"output_dir:={opts.record}")
     return cmds
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process [MiB] from /proc (0 if it is gone or not Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 class NodeProcesses:
@@ -72,6 +84,10 @@ class NodeProcesses:
                 continue
             total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         return total
+
+    def rss_mb(self) -> float:
+        """Resident memory of the running nodes together [MiB]."""
+        return sum(rss_mb(proc.pid) for proc in self.procs.values())
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         """The last lines of a node's log, for error messages."""

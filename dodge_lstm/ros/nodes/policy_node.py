@@ -99,6 +99,7 @@ class DodgePolicy(LifecycleNode):
             self.stale_ns = int(changes["stale_periods"] * self.period_ns)
         if "report_period" in changes and self.report_timer is not None:
             self.destroy_timer(self.report_timer)
+            self._forget_destroyed()
             self.report_timer = self.create_timer(changes["report_period"], self.report)
 
     # -- statistics ----------------------------------------------------------------------------
@@ -186,6 +187,7 @@ class DodgePolicy(LifecycleNode):
             if timer is not None:
                 self.destroy_timer(timer)
         self.timer = self.report_timer = None
+        self._forget_destroyed()
 
     def _release(self) -> None:
         if self.window_sub is not None:
@@ -195,6 +197,13 @@ class DodgePolicy(LifecycleNode):
                 self.destroy_lifecycle_publisher(pub)
         self.window_sub = self.cmd_pub = self.diag_pub = None
         self.model = None
+        self._forget_destroyed()
+
+    def _forget_destroyed(self) -> None:
+        """rclpy's callback groups keep a weak reference per entity ever added (ros2/rclpy#1356):
+        drop the dead ones, or every lifecycle cycle grows the node."""
+        group = self.default_callback_group
+        group.entities = {ref for ref in group.entities if ref() is not None}
 
     # -- control -------------------------------------------------------------------------------
     def publish_command(self, linear_x: float) -> None:
