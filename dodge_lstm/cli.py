@@ -40,6 +40,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def int_list(text: str) -> list[int]:
     """A comma list of positive integers, e.g. `1,3,5`."""
     try:
@@ -138,6 +149,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if args.still is not None:
+        return render_still(args)
     from dodge_lstm.viz.episode_gif import render_gif
 
     if args.bag is not None:
@@ -156,6 +169,25 @@ def cmd_render(args: argparse.Namespace) -> int:
     _, hits, balls = trace.resolved[-1]
     print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
           f"{len(trace) * trace.dt:.1f} s")
+    return 0
+
+
+def render_still(args: argparse.Namespace) -> int:
+    """`render --bag B --still T --out X.png`: the bag's `markers` topic at T s."""
+    if args.bag is None:
+        raise ValueError("--still needs --bag: it draws the markers topic of a recorded bag")
+    if args.out.suffix.lower() != ".png":
+        raise ValueError(f"--still writes a PNG: --out must end in .png, got {args.out}")
+    from dodge_lstm.bags.bag_markers import markers_at
+    from dodge_lstm.viz.marker_still import render_marker_still
+
+    snap = markers_at(args.bag, args.still, namespace=args.namespace)
+    if not snap.markers:
+        raise ValueError(f"bag {args.bag}: no markers are shown {args.still:g} s after its "
+                         f"first message ({snap.arrays} {snap.topic} messages before then)")
+    out = render_marker_still(snap.markers, args.out, args.still,
+                              title=f"{args.bag.name} {snap.topic}", stamp_s=snap.stamp_s)
+    print(f"wrote {out}: {len(snap.markers)} markers of {snap.topic} at {args.still:g} s")
     return 0
 
 
@@ -293,7 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="draw this rosbag2 bag (directory, .mcap or .db3) instead of an arena "
                         "episode: odom, balls/odom, balls/outcome and cmd_vel")
     p.add_argument("--namespace", default="", help="namespace of the recorded topics (--bag)")
-    p.add_argument("--out", type=output_file, required=True, help="output .gif")
+    p.add_argument("--still", type=non_negative_float, default=None, metavar="SECONDS",
+                   help="with --bag: write a PNG of the markers topic (what rviz shows, seen "
+                        "from above) at this bag time (seconds from the bag's first message) "
+                        "instead of a GIF")
+    p.add_argument("--out", type=output_file, required=True,
+                   help="output .gif (.png with --still)")
     _spawn_args(p)
     p.set_defaults(func=cmd_render)
 

@@ -284,8 +284,14 @@ def bag_summary(path: str | Path) -> dict[str, tuple[str, int]]:
                 known = summary.get(topic, (msgtype, 0))
                 summary[topic] = (known[0], known[1] + scan.counts.get(cid, 0))
         return summary
-    with AnyReader([Path(path)], default_typestore=typestore()) as reader:
-        return {name: (info.msgtype or "", info.msgcount) for name, info in reader.topics.items()}
+    if not Path(path).exists():
+        raise BagError(f"bag {path} does not exist")
+    try:
+        with AnyReader([Path(path)], default_typestore=typestore()) as reader:
+            return {name: (info.msgtype or "", info.msgcount)
+                    for name, info in reader.topics.items()}
+    except (AnyReaderError, ReaderError, SerdeError) as exc:
+        raise _bag_error(path, exc) from None
 
 
 # -- recovering MCAP files that were never closed ------------------------------------------------

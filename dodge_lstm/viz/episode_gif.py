@@ -63,6 +63,7 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
     strip.set_xlabel("t [s]", fontsize=7)
     strip.tick_params(labelsize=7)
     strip.axhline(0.0, color="0.85", lw=0.8, zorder=0)
+    text.set_text(f"{title}   t=00.0s   hits 0/0")  # lay out room for the running title
     fig.tight_layout()
 
     def draw(i: int) -> list[object]:
