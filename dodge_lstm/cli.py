@@ -7,78 +7,19 @@ Heavy imports (TensorFlow, rclpy, matplotlib) happen inside the sub-command that
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dodge_lstm.cli_args import (
+    existing_file,
+    int_list,
+    non_negative_float,
+    output_file,
+    positive_float,
+    positive_int,
+)
 from dodge_lstm.core.config import TARGETING_MODES, SpawnConfig
-
-# -- argument types: bad input is refused by argparse (exit 2, naming the flag), never deep
-# inside a command with a traceback or, worse, a half-written output.
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def int_list(text: str) -> list[int]:
-    """A comma list of positive integers, e.g. `1,3,5`."""
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated whole numbers like 1,3,5, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1, got {text!r}")
-    return values
-
-
-def output_file(text: str) -> Path:
-    """A file to write: not an existing directory, and its folder not a file."""
-    path = Path(text)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
-    if any(parent.exists() and not parent.is_dir() for parent in path.parents):
-        raise argparse.ArgumentTypeError(f"{text}: a parent of it is a file, not a folder")
-    return path
-
-
-def existing_file(text: str) -> Path:
-    """A file that exists."""
-    path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return path
 
 
 def _spawn_args(p: argparse.ArgumentParser) -> None:

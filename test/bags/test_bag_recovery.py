@@ -23,6 +23,7 @@ pytest.importorskip("rosbags")
 from arena_bags import ODOM, ArenaEpisode, record_arena, write_bare_mcap
 
 from dodge_lstm.bags import rosbag_io as bags
+from dodge_lstm.bags.mcap_recovery import unclosed_mcap_files
 from dodge_lstm.cli import main as cli_main
 
 
@@ -187,11 +188,11 @@ def test_ros2_bag_style_compressed_chunks_recover_with_embedded_schemas(tmp_path
 def test_closed_and_foreign_files_never_take_the_recovery_path(tmp_path):
     ep = record_arena(10)
     bare = write_bare_mcap(ep, tmp_path / "bare.mcap")  # closed, no metadata.yaml: a file
-    assert bags._unclosed_mcap_files(bare) == []
+    assert unclosed_mcap_files(bare) == []
     assert len(list(bags.read_messages(bare))) == len(ep.messages)
     junk = tmp_path / "junk.mcap"
     junk.write_bytes(bytes(range(256)) * 8)
-    assert bags._unclosed_mcap_files(junk) == []
+    assert unclosed_mcap_files(junk) == []
     with pytest.raises(bags.BagError, match="not a rosbag2 bag"):
         list(bags.read_messages(junk))
 
