@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "from above) at this bag time (seconds from the bag's first message) "
                         "instead of a GIF")
     p.add_argument("--out", type=output_file, required=True,
-                   help="output .gif (.png with --still)")
+                   help="output .gif (.mp4 where ffmpeg is installed; .png with --still)")
     _spawn_args(p)
     p.set_defaults(func=cmd_render)
 

@@ -8,6 +8,7 @@ hit, running counts in the title, and the `linear.x` command over time in a stri
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,18 +24,23 @@ VIEW_M = 6.0
 
 def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig | None = None,
                fps: int = 10) -> Path:
-    """Write the trace as an animated GIF (robot-centred view, world orientation).
+    """Write the trace as an animated GIF, or an .mp4 where ffmpeg is installed (robot-centred
+    view, world orientation); raises ValueError for .mp4 without ffmpeg, before drawing.
 
     Draws on its own Agg figure (no pyplot), so rendering never switches the caller's backend.
     One frame per trace frame.
     """
-    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
     from matplotlib.patches import Circle
 
     if not len(tr):
         raise ValueError("nothing to draw: the trace has no frames")
-    cfg = cfg or ArenaConfig()
     out = Path(out)
+    video = out.suffix.lower() == ".mp4"
+    if video and shutil.which("ffmpeg") is None:
+        raise ValueError(f"writing {out.name} needs ffmpeg on PATH (e.g. `apt-get install "
+                         f"ffmpeg`); or write a .gif")
+    cfg = cfg or ArenaConfig()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig = agg_figure(4.8, 5.8, dpi=80)
     ax, strip = fig.subplots(2, 1, gridspec_kw={"height_ratios": [4.8, 1.0]})
@@ -91,5 +97,5 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         return [robot, heading, hit_marks, text, command_now, *ball_patches, *trails]
 
     anim = FuncAnimation(fig, draw, frames=len(tr), blit=False)
-    anim.save(out, writer=PillowWriter(fps=fps))
+    anim.save(out, writer=FFMpegWriter(fps=fps) if video else PillowWriter(fps=fps))
     return out

@@ -82,3 +82,21 @@ def test_a_bag_without_robot_odometry_is_refused(tmp_path, episode, capsys):
     gif = tmp_path / "x.gif"
     assert main(["render", "--bag", str(bag), "--out", str(gif)]) == 2
     assert "no messages on /odom" in capsys.readouterr().err and not gif.exists()
+
+
+def test_mp4_needs_ffmpeg_and_says_so(tmp_path, capsys, episode, monkeypatch):
+    """Without ffmpeg on PATH, asking for .mp4 is one clear error and nothing is written."""
+    bag = write_rosbags(episode, tmp_path / "bag")
+    monkeypatch.setenv("PATH", str(tmp_path / "no_tools_here"))
+    out = tmp_path / "episode.mp4"
+    assert main(["render", "--bag", str(bag), "--out", str(out)]) == 2
+    assert "needs ffmpeg" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None,
+                    reason="ffmpeg is not installed (apt-get install ffmpeg)")
+def test_mp4_where_ffmpeg_is_installed(tmp_path, episode):
+    bag = write_rosbags(episode, tmp_path / "bag")
+    out = tmp_path / "episode.mp4"
+    assert main(["render", "--bag", str(bag), "--out", str(out)]) == 0
+    assert out.stat().st_size > 10_000
