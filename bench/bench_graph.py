@@ -40,7 +40,10 @@ ROWS = [
 
 
 def _burn(stop: multiprocessing.synchronize.Event) -> None:
-    """A busy loop: the background load (one of these per core)."""
+    """A busy loop: the background load (one of these per core), at normal priority even when
+    the bench itself runs under `chrt` (children inherit the scheduling policy)."""
+    if hasattr(os, "sched_setscheduler"):
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     x = 0
     while not stop.is_set():
         for _ in range(10_000):
