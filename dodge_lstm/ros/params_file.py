@@ -20,6 +20,18 @@ GRAPH_NODES = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "ex
 checks they agree), i.e. the sections a parameters file for it may hold besides `/**`."""
 
 
+def _load(path: Path) -> dict[str, Any]:
+    """The file as a mapping of node names; ValueError if it is not one."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameters file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"parameters file {path} is not a mapping of node names "
+                         f"(got {type(data).__name__})")
+    return data
+
+
 def _section(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     section = data[key]
     if not isinstance(section, dict) or not isinstance(section.get("ros__parameters"), dict):
@@ -38,13 +50,7 @@ def node_parameters(path: Path | str, node_name: str) -> dict[str, Any]:
     mapping.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"parameters file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"parameters file {path} is not a mapping of node names "
-                         f"(got {type(data).__name__})")
+    data = _load(path)
     params: dict[str, Any] = {}
     for key in data:  # in file order: like rcl, a later section overrides an earlier one
         if key in (WILDCARD, node_name, f"/{node_name}"):
@@ -56,13 +62,7 @@ def check_sections(path: Path | str) -> None:
     """Raise ValueError if the file has a section for a node the graph does not have: under
     ROS such a section is silently ignored, so a typo (`dodge_simm`) would run on defaults."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"parameters file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"parameters file {path} is not a mapping of node names "
-                         f"(got {type(data).__name__})")
+    data = _load(path)
     unknown = sorted(str(k) for k in data if str(k).lstrip("/") not in GRAPH_NODES
                      and k != WILDCARD)
     if unknown:
