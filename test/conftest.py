@@ -9,6 +9,7 @@ a test starts inherit the environment, hence the domain, on purpose.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import sys
 import tempfile
@@ -118,3 +119,7 @@ def ros_context() -> Iterator[Any]:
         yield context
     finally:
         rclpy.try_shutdown(context=context)
+        # rclpy nodes (lifecycle ones especially) sit in reference cycles: until they are
+        # collected, their endpoints stay on the ROS graph, and the next test's client may
+        # find a dead `dodge_policy` service before the live one (ros2/rclpy#1710).
+        gc.collect()
