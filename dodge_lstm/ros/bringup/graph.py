@@ -83,6 +83,16 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     return nodes
 
 
+def _graph_cpu_s(procs: NodeProcesses | None) -> float:
+    """CPU seconds the graph has used: its node processes, or this whole process in-process."""
+    return procs.cpu_seconds() if procs is not None else time.process_time()
+
+
+def _graph_rss_mb(procs: NodeProcesses | None) -> float:
+    """Resident memory of the graph [MiB], counted like `_graph_cpu_s`."""
+    return procs.rss_mb() if procs is not None else rss_mb()
+
+
 def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
     """configure + activate, as the launch file's event handlers do; a refusal is an error."""
     policy.get_state()  # answered both ways before transitions are sent
@@ -101,27 +111,24 @@ def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: Si
     graph) to `rss` once per simulated minute, for soak runs."""
     from tqdm import tqdm
 
-    ticks = round(opts.duration / period)
     if opts.balls is not None:  # ~1 ball per simulated second; real time is the slowest case
-        wall_limit = 4.0 * opts.balls * period / 0.1 / opts.real_time_factor + 60.0
+        wall_limit = 4.0 * opts.balls / opts.real_time_factor + 60.0
         total, unit = opts.balls, "ball"
     else:
         wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
-        total, unit = ticks, "tick"
+        total, unit = round(opts.duration / period), "tick"
 
-    def done() -> bool:
-        if opts.balls is not None:
-            return observer.tally.balls >= opts.balls
-        return observer.ticks >= ticks
+    def progress() -> int:
+        return observer.tally.balls if opts.balls is not None else observer.ticks
 
     wall_start = time.perf_counter()
     next_sample = 0
     bar = tqdm(total=total, unit=unit, desc="sim", disable=not opts.progress, leave=False)
     try:
-        while not done():
+        while progress() < total:
             executor.spin_once(timeout_sec=0.1)
             if observer.ticks >= next_sample:  # memory every simulated minute, for soak runs
-                rss.append((round(observer.ticks * period), procs.rss_mb() if procs else rss_mb()))
+                rss.append((round(observer.ticks * period), _graph_rss_mb(procs)))
                 next_sample += round(60.0 / period)
             if time.perf_counter() - wall_start > wall_limit:
                 raise RuntimeError(f"simulation did not reach {opts.balls or opts.duration} "
@@ -134,8 +141,7 @@ def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: Si
                                     f"{observer.tally.balls} threat dodge "
                                     + ("-" if math.isnan(rate) else f"{rate:.1%}"),
                                     refresh=False)
-                done_now = observer.tally.balls if opts.balls is not None else observer.ticks
-                bar.update(done_now - bar.n)
+                bar.update(progress() - bar.n)
     except KeyboardInterrupt:
         return True
     finally:
@@ -193,11 +199,11 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             _activate(policy, procs)
         observer.start_counting()
         wall_start = time.perf_counter()
-        cpu_start = procs.cpu_seconds() if procs is not None else time.process_time()
+        cpu_start = _graph_cpu_s(procs)
         rss: list[tuple[int, float]] = []
         interrupted = _run_for(executor, observer, opts, period, procs, rss)
-        cpu = (procs.cpu_seconds() if procs is not None else time.process_time()) - cpu_start
-        rss.append((round(observer.ticks * period), procs.rss_mb() if procs else rss_mb()))
+        cpu = _graph_cpu_s(procs) - cpu_start
+        rss.append((round(observer.ticks * period), _graph_rss_mb(procs)))
         observer.stop_counting()
         wall = time.perf_counter() - wall_start
         state = "unmanaged"

@@ -94,13 +94,11 @@ class DodgePolicy(LifecycleNode):
                 raise ValueError(f"{name} must be > 0, got {changes[name]}")
 
     def apply_live(self, changes: dict[str, Any]) -> None:
-        """A new stale limit applies at once, a new report period restarts the report timer."""
+        """A new stale limit applies at once, a new report period to the running report timer."""
         if "stale_periods" in changes and hasattr(self, "period_ns"):
             self.stale_ns = int(changes["stale_periods"] * self.period_ns)
         if "report_period" in changes and self.report_timer is not None:
-            self.destroy_timer(self.report_timer)
-            self._forget_destroyed()
-            self.report_timer = self.create_timer(changes["report_period"], self.report)
+            self.report_timer.timer_period_ns = round(changes["report_period"] * 1e9)
 
     # -- statistics ----------------------------------------------------------------------------
     def reset_stats(self) -> None:

@@ -95,18 +95,21 @@ class DodgeSim(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", 10)
         self.create_subscription(command_type(self.stamped), "cmd_vel", self.on_cmd, CMD_QOS)
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
-        self.timer = self.make_timer()
+        # The tick timer at the real-time factor, or in lockstep the answer watchdog (steady
+        # clock: immune to clock jumps), restarted at every step.
+        if self.lockstep:
+            self.timer = self.create_timer(self.timer_period_s, self.on_lockstep_timeout,
+                                           clock=RosClock(clock_type=ClockType.STEADY_TIME))
+        else:
+            self.timer = self.create_timer(self.timer_period_s, self.on_tick)
         live_parameters(self, ("real_time_factor", "cmd_timeout", "lockstep_timeout"),
                         self.check_live, self.apply_live)
         self.publish_state()
 
-    def make_timer(self) -> Any:
-        """The tick timer at the real-time factor, or in lockstep the answer watchdog (steady
-        clock: immune to clock jumps), restarted at every step."""
-        if self.lockstep:
-            return self.create_timer(self.lockstep_timeout, self.on_lockstep_timeout,
-                                     clock=RosClock(clock_type=ClockType.STEADY_TIME))
-        return self.create_timer(self.cfg.dt / self.real_time_factor, self.on_tick)
+    @property
+    def timer_period_s(self) -> float:
+        """The timer's period: a tick at the real-time factor, or the lockstep timeout."""
+        return self.lockstep_timeout if self.lockstep else self.cfg.dt / self.real_time_factor
 
     @staticmethod
     def check_live(changes: dict[str, Any]) -> None:
@@ -118,12 +121,10 @@ class DodgeSim(Node):
             raise ValueError(f"cmd_timeout must be >= 0, got {changes['cmd_timeout']}")
 
     def apply_live(self, changes: dict[str, Any]) -> None:
-        """Take the new values; a new rate or timeout restarts the timer with it."""
+        """Take the new values; a new rate or timeout changes the timer's period in place."""
         for name, value in changes.items():
             setattr(self, name, float(value))
-        if {"real_time_factor", "lockstep_timeout"} & changes.keys():
-            self.destroy_timer(self.timer)
-            self.timer = self.make_timer()
+        self.timer.timer_period_ns = round(self.timer_period_s * 1e9)
 
     @property
     def sim_time(self) -> Time:
