@@ -44,16 +44,22 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def int_list(text: str) -> list[int]:
-    """A comma list of positive integers, e.g. `1,3,5`."""
+def int_list(text: str, minimum: int = 1) -> list[int]:
+    """A comma list of whole numbers >= `minimum`, e.g. `1,3,5`."""
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated whole numbers like 1,3,5, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected whole numbers >= 1, got {text!r}")
+            f"expected comma-separated whole numbers like "
+            f"{'0,1,2' if minimum == 0 else '1,3,5'}, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(f"expected whole numbers >= {minimum}, got {text!r}")
     return values
+
+
+def seed_list(text: str) -> list[int]:
+    """A comma list of seeds (whole numbers >= 0), e.g. `0,1,2`."""
+    return int_list(text, minimum=0)
 
 
 def output_file(text: str) -> Path:
@@ -72,3 +78,21 @@ def existing_file(text: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return path
+
+
+def scenario_name(text: str) -> str:
+    """A scenario of `core.scenarios.SCENARIOS`."""
+    from dodge_lstm.core.scenarios import SCENARIOS
+
+    if text not in SCENARIOS:
+        raise argparse.ArgumentTypeError(f"unknown scenario {text!r}; choose from "
+                                         f"{', '.join(SCENARIOS)}")
+    return text
+
+
+def scenario_list(text: str) -> list[str]:
+    """A comma list of scenarios, e.g. `default,fast,close`."""
+    names = [scenario_name(t.strip()) for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected at least one scenario")
+    return names

@@ -40,6 +40,28 @@ def default_params_file() -> Path:
     return share_dir() / "params" / "dodge_lstm.yaml"
 
 
+DEFAULT_MODEL = "default.tflite"
+"""The model a graph runs unless `timesteps`/`units` or `model` pick another: trained on the
+scenario mixture with four ball slots (its metadata says how), so it holds up off the 2020
+setting; the `lstm_t<N>_u<U>` grid models are the 2020 study's two-slot configurations."""
+
+
 def model_for(timesteps: int, units: int, directory: Path | None = None) -> Path:
-    """Path of the model named by its hyperparameters (it may not exist)."""
+    """Path of the grid model named by its hyperparameters (it may not exist)."""
     return (directory or models_dir()) / f"lstm_t{timesteps}_u{units}.tflite"
+
+
+def default_model(directory: Path | None = None) -> Path:
+    """Path of the default model (see `DEFAULT_MODEL`)."""
+    return (directory or models_dir()) / DEFAULT_MODEL
+
+
+def resolve_model(model: str = "", timesteps: int | None = None,
+                  units: int | None = None) -> Path:
+    """The model a run uses: `model` if given; else the grid model of `timesteps` and `units`
+    if either is given (the other from the 2020 pick, 5 and 15); else the default model."""
+    if model:
+        return Path(model)
+    if timesteps is None and units is None:
+        return default_model()
+    return model_for(5 if timesteps is None else timesteps, 15 if units is None else units)

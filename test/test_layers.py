@@ -41,7 +41,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "bags": ({"numpy", "tqdm", "rosbags"}, {"", "core", "bags"}),
     "viz": ({"numpy", "matplotlib", "PIL"}, {"", "core", "runtime", "viz"}),
     "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym"}),
-    "learning": ({"numpy", "tqdm", "tensorflow", "keras"},
+    "learning": ({"numpy", "tqdm", "tensorflow", "keras", "ray"},
                  {"", "core", "runtime", "bags", "viz", "learning"}),
     "ros": ({"numpy", "tqdm", "yaml", "rosbags"} | ROS_PACKAGES,
             {"", "core", "runtime", "bags", "ros", "resources"}),

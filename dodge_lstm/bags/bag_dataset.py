@@ -4,6 +4,11 @@ Features are recomputed from recorded `balls/odom` + `odom` with the very row bu
 `ball_features` node runs (`core.feature_rows.FeatureRowBuilder`, over the core feature code),
 replayed by `bag_replay` (stamp order; labels = the command in force by receive time). One bag
 is one episode. MCAP and sqlite3 storage both work.
+
+`label_topic` takes the labels from another command topic: a shadow expert's `expert/cmd_vel`
+(DAgger through ROS: the learner drives, the expert labels) pairs with rows exactly by stamp,
+since it stamps each answer with the odom it answers; a row whose previous row got no answer
+keeps the previous label and is counted in `meta["missing_labels"]`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.bags.bag_replay import BALL, OUTCOME, replay_bag
+from dodge_lstm.bags.bag_replay import BALL, DRIVER_COMMANDS, OUTCOME, replay_bag
+from dodge_lstm.bags.rosbag_io import bag_summary
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.core.dataset import Recording, base_meta
 from dodge_lstm.core.feature_rows import FeatureRowBuilder
@@ -22,12 +28,19 @@ from dodge_lstm.core.feature_rows import FeatureRowBuilder
 
 def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2,
                        rate_hz: float = 10.0, ball_timeout: float = 0.25,
-                       episode: int = 0) -> Recording:
-    """One bag as one episode of rows (raises ValueError if it has no robot odometry)."""
-    replay = replay_bag(path, namespace)
+                       episode: int = 0, label_topic: str = DRIVER_COMMANDS) -> Recording:
+    """One bag as one episode of rows, labelled from `label_topic` (relative to `namespace`).
+    Raises ValueError if it has no robot odometry or no message on the label topic (a
+    dataset of zero labels would train a robot to stand still)."""
+    replay = replay_bag(path, namespace, command_topic=label_topic)
+    if not replay.cmd_messages:
+        have = ", ".join(sorted(bag_summary(path))) or "none"
+        raise ValueError(f"bag {path} has no messages on the label topic "
+                         f"{replay.topics['cmd_vel']} (its topics: {have})")
     builder = FeatureRowBuilder(num_slots, rate_hz, ball_timeout)
     rows: list[np.ndarray] = []
     row_recv: list[int] = []
+    row_stamps: list[int] = []
     for event in replay.events:
         if event.kind == OUTCOME:
             builder.on_outcome(event.payload["ball"])
@@ -38,13 +51,21 @@ def recording_from_bag(path: Path | str, namespace: str = "", num_slots: int = 2
             if row is not None:
                 rows.append(row)
                 row_recv.append(event.recv_ns)
+                row_stamps.append(event.stamp_ns)
     if not rows:
         raise ValueError(f"bag {path}: no usable robot odometry on {replay.topics['odom']}")
+    if replay.cmd_stamp_ns is not None:
+        commands, missing = replay.commands_answering(np.asarray(row_stamps))
+        pairing = "stamp"
+    else:
+        commands, missing = replay.commands_in_force(np.asarray(row_recv)), 0
+        pairing = "receive_time"
     meta = base_meta("bag", num_slots, ArenaConfig(control_rate_hz=rate_hz), bags=[str(path)],
                      rejected_messages=replay.rejected + builder.rejected
-                     + builder.tracker.rejected)
-    return Recording(features=np.stack(rows).astype(np.float32),
-                     commands=replay.commands_in_force(np.asarray(row_recv)),
+                     + builder.tracker.rejected,
+                     label_topic=replay.topics["cmd_vel"], label_pairing=pairing,
+                     missing_labels=missing)
+    return Recording(features=np.stack(rows).astype(np.float32), commands=commands,
                      episode=np.full(len(rows), episode, dtype=np.int64), meta=meta)
 
 
@@ -54,5 +75,8 @@ def recording_from_bags(paths: Iterable[Path | str], **kwargs: Any) -> Recording
     if not recs:
         raise ValueError("no bags given")
     merged = Recording.concat(recs)
-    merged.meta = recs[0].meta | {"bags": [b for r in recs for b in r.meta["bags"]]}
+    merged.meta = recs[0].meta | {
+        "bags": [b for r in recs for b in r.meta["bags"]],
+        "rejected_messages": sum(r.meta["rejected_messages"] for r in recs),
+        "missing_labels": sum(r.meta["missing_labels"] for r in recs)}
     return merged

@@ -52,6 +52,10 @@ class Arena:
     ) -> None:
         self.cfg = (cfg or ArenaConfig()).validate()
         self.spawn_cfg = (spawn or SpawnConfig()).validate()
+        if self.spawn_cfg.farthest_spawn >= self.cfg.despawn_distance:
+            raise ValueError(f"balls spawn up to {self.spawn_cfg.farthest_spawn:.2f} m away but "
+                             f"are dropped at despawn_distance={self.cfg.despawn_distance} m: "
+                             f"raise despawn_distance")
         self.batch = int(batch)
         self.auto_spawn = auto_spawn
         self.rng = np.random.default_rng(seed)

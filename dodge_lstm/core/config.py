@@ -7,6 +7,7 @@ declarations are generated from these fields), so a default lives in exactly one
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,9 @@ class ArenaConfig:
     """Physics substeps per control tick (collisions are swept, so 1 is exact for balls)."""
     ball_radius: float = 0.2067
     """Ball disc radius [m]."""
-    despawn_distance: float = 6.0
-    """A ball this far from the robot has passed [m]."""
+    despawn_distance: float = 10.0
+    """A ball this far from the robot is dropped even if it never receded [m]; beyond every
+    spawn distance (checked by `Arena`), so it only ends balls that would never resolve."""
     pass_margin: float = 0.5
     """A receding ball this far beyond contact distance has passed [m]."""
 
@@ -64,6 +66,8 @@ class SpawnConfig:
     """Balls alive at once; slots are topped up as balls leave."""
     distance: float = 5.0
     """Spawn distance to the robot's side [m]."""
+    distance_max: float = 0.0
+    """If larger than `distance`, the spawn distance is drawn from U(distance, x) [m]."""
     lateral_offset: float = 1.5
     """Spawn offset along the robot's track, drawn from U(-x, x) [m]."""
     speed_min: float = 3.0
@@ -95,11 +99,18 @@ class SpawnConfig:
             raise ValueError(f"need 0 < speed_min <= speed_max, got "
                              f"{self.speed_min}, {self.speed_max}")
         _positive(self, "distance")
+        if self.distance_max < 0:
+            raise ValueError(f"distance_max must be >= 0, got {self.distance_max}")
         for name in ("lateral_offset", "robot_spread", "gaussian_sigma", "random_spread",
                      "delay_max"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         return self
+
+    @property
+    def farthest_spawn(self) -> float:
+        """The largest robot-to-ball distance at spawn [m]."""
+        return math.hypot(max(self.distance, self.distance_max), self.lateral_offset)
 
 
 def _positive(cfg: Any, *names: str) -> None:

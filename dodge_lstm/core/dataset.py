@@ -23,6 +23,7 @@ from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.evaluation import Policy
 from dodge_lstm.core.expert import ExpertConfig, ExpertPolicy
 from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_aft
+from dodge_lstm.core.scenarios import Scenario
 
 DATASET_FORMAT = "dodge_lstm.core.dataset/1"
 STD_FLOOR = 1e-3
@@ -39,15 +40,27 @@ class Recording:
     episode: np.ndarray
     """`[T]` int64 episode id."""
     meta: dict[str, Any] = field(default_factory=dict)
+    origin: np.ndarray | None = None
+    """`[T]` int64: the episode a row's episode is a mirror image of, else its own id (twins
+    share it, so the eval split keeps them together). None means no mirror images."""
+
+    def __post_init__(self) -> None:
+        if self.origin is None:
+            self.origin = np.asarray(self.episode, dtype=np.int64).copy()
 
     @property
     def num_features(self) -> int:
         return int(self.features.shape[1])
 
-    def normalization(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature mean and std (std floored so constant columns do not blow up)."""
-        mean = self.features.mean(axis=0, dtype=np.float64).astype(np.float32)
-        std = self.features.std(axis=0, dtype=np.float64).astype(np.float32)
+    def normalization(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature mean and std of `rows` (a boolean mask; default all), std floored so
+        constant columns do not blow up. Training passes its own rows: eval rows must not
+        shape the statistics the eval loss is measured with."""
+        x = self.features if rows is None else self.features[np.asarray(rows, dtype=bool)]
+        if x.shape[0] == 0:
+            raise ValueError("no rows to compute normalization statistics from")
+        mean = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+        std = x.std(axis=0, dtype=np.float64).astype(np.float32)
         return mean, np.maximum(std, STD_FLOOR).astype(np.float32)
 
     def mirrored(self) -> Recording:
@@ -59,6 +72,7 @@ class Recording:
             commands=np.concatenate([self.commands, c]).astype(np.float32),
             episode=np.concatenate([self.episode, self.episode + offset]),
             meta=self.meta | {"mirrored": True},
+            origin=np.concatenate([self.origin, self.origin]),
         )
 
     @classmethod
@@ -66,15 +80,18 @@ class Recording:
         """Several recordings as one, episode ids renumbered so none collide."""
         if not recordings:
             raise ValueError("nothing to concatenate")
-        episodes, offset = [], 0
+        episodes, origins, offset = [], [], 0
         for rec in recordings:
-            _, ep = np.unique(rec.episode, return_inverse=True)
-            episodes.append(ep.astype(np.int64) + offset)
-            offset += int(ep.max()) + 1 if ep.size else 0
+            # One renumbering for both arrays: an origin names an episode of its recording.
+            ids, both = np.unique(np.concatenate([rec.episode, rec.origin]), return_inverse=True)
+            both = both.reshape(-1).astype(np.int64) + offset
+            episodes.append(both[: rec.episode.size])
+            origins.append(both[rec.episode.size:])
+            offset += ids.size
         sources = [r.meta.get("source", "?") for r in recordings]
         return cls(features=np.concatenate([r.features for r in recordings]),
                    commands=np.concatenate([r.commands for r in recordings]),
-                   episode=np.concatenate(episodes),
+                   episode=np.concatenate(episodes), origin=np.concatenate(origins),
                    meta=recordings[0].meta | {"source": "+".join(sources),
                                               "parts": [r.meta for r in recordings]})
 
@@ -85,7 +102,8 @@ class Recording:
         mean, std = self.normalization()
         with path.open("wb") as fh:
             np.savez_compressed(fh, features=self.features, commands=self.commands,
-                                episode=self.episode, feature_mean=mean, feature_std=std,
+                                episode=self.episode, origin=self.origin,
+                                feature_mean=mean, feature_std=std,
                                 meta=np.array(json.dumps(self.meta)))
         return path
 
@@ -110,7 +128,8 @@ class Recording:
             if meta.get("format") != DATASET_FORMAT:
                 raise ValueError(f"{path}: unknown dataset format {meta.get('format')!r}")
             return cls(features=data["features"], commands=data["commands"],
-                       episode=data["episode"], meta=meta)
+                       episode=data["episode"], meta=meta,
+                       origin=data["origin"] if "origin" in data.files else None)
 
 
 def file_sha256(path: Path | str) -> str:
@@ -199,3 +218,35 @@ def record_expert(
         episode=np.repeat(np.arange(episodes, dtype=np.int64), ticks),
         meta=meta,
     )
+
+
+def record_scenario(
+    scenario: Scenario,
+    episodes: int,
+    seed: int = 0,
+    episode_s: float = 30.0,
+    num_slots: int = 2,
+    progress: bool = False,
+    driver: Policy | None = None,
+    expert_share: float = 0.0,
+) -> Recording:
+    """`record_expert` over a scenario: episodes spread evenly over its components (at least
+    one each), each component seeded from `seed` and its index."""
+    parts = scenario.components
+    if len(parts) == 1:
+        rec = record_expert(episodes, seed, episode_s, spawn_cfg=parts[0], num_slots=num_slots,
+                            progress=progress, driver=driver, expert_share=expert_share)
+        rec.meta["scenario"] = scenario.name
+        return rec
+    shares = np.full(len(parts), max(1, episodes // len(parts)))
+    shares[: max(0, episodes - int(shares.sum()))] += 1
+    seeds = np.random.SeedSequence(seed).generate_state(len(parts))
+    recs = [record_expert(int(n), int(s), episode_s, spawn_cfg=cfg, num_slots=num_slots,
+                          driver=driver, expert_share=expert_share)
+            for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)),
+                                  disable=not progress, unit="setting", desc=scenario.name)]
+    rec = Recording.concat(recs)
+    rec.meta = recs[0].meta | {"scenario": scenario.name, "episodes": int(shares.sum()),
+                               "targeting": "mixed", "num_balls": None, "seed": seed,
+                               "components": len(parts)}
+    return rec

@@ -1,8 +1,8 @@
 """Where balls appear and where they are aimed: the seed's spawner, vectorized.
 
-A ball appears `distance` metres to the robot's left or right, shifted U(-lateral_offset,
-lateral_offset) along the robot's track, and flies at U(speed_min, speed_max) towards an aim
-point chosen by the targeting mode:
+A ball appears `distance` (or U(distance, distance_max)) metres to the robot's left or right,
+shifted U(-lateral_offset, lateral_offset) along the robot's track, and flies at
+U(speed_min, speed_max) towards an aim point chosen by the targeting mode:
 
 - `straight`: no aim point; it flies straight across the track (perpendicular to it).
 - `robot`:    the robot's position shifted U(-robot_spread, robot_spread) along its track.
@@ -33,7 +33,10 @@ def spawn_balls(
     else:
         side = np.full(n, 1.0 if cfg.side == "left" else -1.0)
     along = rng.uniform(-cfg.lateral_offset, cfg.lateral_offset, n)
-    pos = robot_pos + side[:, None] * cfg.distance * left + along[:, None] * heading
+    # A fixed distance draws nothing, so default runs keep the seed's random stream.
+    distance = (rng.uniform(cfg.distance, cfg.distance_max, n) if cfg.distance_max > cfg.distance
+                else np.full(n, cfg.distance))
+    pos = robot_pos + (side * distance)[:, None] * left + along[:, None] * heading
     speed = rng.uniform(cfg.speed_min, cfg.speed_max, n)
 
     mode = cfg.targeting

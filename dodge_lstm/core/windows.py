@@ -24,6 +24,8 @@ class Windows:
     """Labels `[W, 1]` float32."""
     episode: np.ndarray
     """Episode id of each window `[W]`."""
+    start: np.ndarray
+    """Row index of each window's first row `[W]`; its label is row `start + N`."""
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -64,8 +66,8 @@ def make_windows(features: np.ndarray, commands: np.ndarray, episode: np.ndarray
     if starts.size == 0:
         f = features.shape[1]
         return Windows(np.zeros((0, timesteps, f), np.float32), np.zeros((0, 1), np.float32),
-                       episode[:0])
+                       episode[:0], starts)
     view = sliding_window_view(features, timesteps, axis=0)  # [T-N+1, F, N], no copy
     x = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
     y = commands[starts + timesteps][:, None]
-    return Windows(x=x, y=y, episode=episode[starts])
+    return Windows(x=x, y=y, episode=episode[starts], start=starts)

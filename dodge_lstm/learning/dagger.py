@@ -14,9 +14,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dodge_lstm.core.dataset import Recording, record_expert
-from dodge_lstm.core.evaluation import evaluate
+from dodge_lstm.core.dataset import Recording, record_scenario
+from dodge_lstm.core.evaluation import evaluate_scenario
 from dodge_lstm.core.json_io import write_json
+from dodge_lstm.core.scenarios import Scenario, scenario
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.runtime.model_metadata import metadata_path_for
@@ -49,12 +50,16 @@ def run_dagger(
     expert_share: float = 0.0,
     export: Path | None = None,
     progress: bool = True,
+    scenarios: Scenario | None = None,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes.
 
     Every round trains with `config`; `config.seed` also seeds the DAgger episodes (round r
-    uses `seed + 1000 r`). `dagger.json` records `config` in full as `train_config`.
+    uses `seed + 1000 r`). DAgger episodes and the selection evaluation throw balls as
+    `scenarios` does (default: the default scenario), with the data's ball slots.
+    `dagger.json` records `config` in full as `train_config`.
     """
+    scenarios = scenarios or scenario("default")
     from dodge_lstm.learning.conversion import check_windows_for, convert
     from dodge_lstm.learning.training import train_dataset
 
@@ -63,21 +68,23 @@ def run_dagger(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = [Recording.load(data)]
+    num_slots = int(parts[0].meta.get("num_slots", 2))
     results: list[RoundResult] = []
     for r in range(rounds + 1):
         rdir = out_dir / f"round_{r}"
         if r > 0:
             driver = LearnedPolicy(results[-1].model, timesteps=timesteps)
-            new = record_expert(episodes, seed=seed + 1000 * r, driver=driver,
-                                expert_share=expert_share, progress=progress)
+            new = record_scenario(scenarios, episodes, seed=seed + 1000 * r, driver=driver,
+                                  num_slots=num_slots, expert_share=expert_share,
+                                  progress=progress)
             parts.append(new.mirrored() if parts[0].meta.get("mirrored") else new)
         agg = Recording.concat(parts)
         agg_path = agg.save(rdir / "data.npz")
         res = train_dataset(agg_path, config, out_dir=rdir, progress=progress)
         model = rdir / "model.tflite"
         convert(rdir, model, check_windows=check_windows_for(rdir, agg_path))
-        score = evaluate(LearnedPolicy(model, timesteps=timesteps), selection_balls,
-                         seed=SELECTION_SEED, arenas=64)
+        score = evaluate_scenario(LearnedPolicy(model, timesteps=timesteps), scenarios,
+                                  selection_balls, seed=SELECTION_SEED, arenas=64)
         results.append(RoundResult(r, int(agg.features.shape[0]), res.train_loss,
                                    res.eval_loss, res.seconds,
                                    score.threat_dodge_rate, str(model)))
@@ -88,14 +95,70 @@ def run_dagger(
     best = max(results, key=lambda x: x.selection_threat_dodge_rate)
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
+               "scenario": scenarios.name,
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:
-        export = Path(export)
-        export.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(best.model, export)
-        meta = json.loads(metadata_path_for(best.model).read_text(encoding="utf-8"))
-        meta["dagger"] = {"round": best.round, "rounds": rounds, "episodes": episodes,
-                          "seed": seed}
-        write_json(metadata_path_for(export), meta)
+        _export(Path(best.model), Path(export), {
+            "round": best.round, "rounds": rounds, "episodes": episodes, "seed": seed,
+            "scenario": scenarios.name})
+    return results
+
+
+def _export(model: Path, export: Path, dagger: dict) -> None:
+    """Copy a round's model and its metadata (plus how DAgger made it) to `export`."""
+    export.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model, export)
+    meta = json.loads(metadata_path_for(model).read_text(encoding="utf-8"))
+    meta["dagger"] = meta.get("dagger", {}) | dagger
+    write_json(metadata_path_for(export), meta)
+
+
+def _dagger_task(seed: int, cpus: int, kwargs: dict) -> list[RoundResult]:
+    """One seed's whole DAgger chain, in a fresh Ray worker process held to `cpus` threads."""
+    from dodge_lstm.learning.ray_cluster import limit_threads
+
+    limit_threads(cpus)
+    config = TrainConfig(**kwargs.pop("config")).with_(seed=seed)
+    return run_dagger(config=config, progress=False, **kwargs)
+
+
+def run_dagger_seeds(
+    *,
+    seeds: list[int],
+    data: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    cpus_per_task: int = 1,
+    export: Path | None = None,
+    **kwargs: object,
+) -> dict[int, list[RoundResult]]:
+    """`run_dagger` once per seed, each seed a Ray task (this machine, or a cluster at
+    `address`), into `out_dir/seed_<s>`; the best round over all seeds (by the selection
+    evaluation) is exported. `dagger_seeds.json` lists every seed's rounds.
+
+    On a cluster, `data` and `out_dir` must be the same path on every node.
+    """
+    import ray
+
+    from dodge_lstm.learning.ray_cluster import ray_session
+
+    config.validate()
+    with ray_session(address, num_cpus):
+        task = ray.remote(num_cpus=cpus_per_task, max_calls=1)(_dagger_task)
+        refs = {s: task.remote(s, cpus_per_task, {
+            "data": Path(data).resolve(), "out_dir": (Path(out_dir) / f"seed_{s}").resolve(),
+            "config": asdict(config), **kwargs}) for s in seeds}
+        results = {s: ray.get(ref) for s, ref in refs.items()}
+    best_seed, best = max(((s, r) for s, rounds in results.items() for r in rounds),
+                          key=lambda sr: sr[1].selection_threat_dodge_rate)
+    write_json(Path(out_dir) / "dagger_seeds.json", {
+        "seeds": {str(s): [asdict(r) for r in rounds] for s, rounds in results.items()},
+        "best": {"seed": best_seed, **asdict(best)}, "address": address,
+        "train_config": asdict(config)})
+    if export is not None:
+        _export(Path(best.model), Path(export), {"round": best.round, "seed": best_seed,
+                                                 "seeds": seeds})
     return results

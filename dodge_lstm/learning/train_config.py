@@ -34,7 +34,10 @@ class TrainConfig:
     patience: int = 5
     """Epochs without a better eval loss before early stopping; the best weights are restored."""
     eval_fraction: float = 0.2
-    """Share of whole episodes held out for the eval loss, in [0, 1); 0 monitors train loss."""
+    """Share of segments held out for the eval loss, in [0, 1); 0 monitors the train loss."""
+    segment_seconds: float = 30.0
+    """Episodes are cut into segments this long [s] for the eval split, so one long recording
+    can hold some out; a segment and its mirror twin stay on one side; 0 keeps episodes whole."""
     learning_rate: float = 1e-3
     """Adam step size."""
     seed: int = 0
@@ -54,6 +57,8 @@ class TrainConfig:
         for name in ("patience", "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.segment_seconds) and self.segment_seconds >= 0):
+            raise ValueError(f"segment_seconds must be >= 0, got {self.segment_seconds}")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):

@@ -1,7 +1,7 @@
 """Train the dodge LSTM with Keras: windows [B, N, F] -> bounded `cmd_vel.linear.x`.
 
 TensorFlow/Keras are imported inside functions so that importing this module (e.g. from the
-CLI's argument parsing, or for `split_by_episode`) stays cheap and TF-free. Inputs arrive
+CLI's argument parsing) stays cheap and TF-free. Inputs arrive
 already normalized; the mean/std travel in the metadata JSON and the runtime applies them, so
 the model itself has no Normalization layer. What to train comes as one `TrainConfig`, which
 `model.json` records in full.
@@ -28,7 +28,6 @@ __all__ = [
     "build_model",
     "default_feature_names",
     "import_keras",
-    "split_by_episode",
     "train",
     "train_dataset",
 ]
@@ -76,34 +75,6 @@ def build_model(
     y = keras.layers.Dense(1, activation="tanh", name="command")(h)
     y = keras.layers.Rescaling(float(speed_limit), name="speed_limit")(y)
     return keras.Model(inputs, y, name=f"dodge_lstm_t{timesteps}_u{units}")
-
-
-def split_by_episode(
-    episode_ids_of_windows: np.ndarray, eval_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean (train, eval) masks over windows that never split an episode.
-
-    Windows of one episode overlap and are near-duplicates, so a per-window split would leak
-    the eval set into training. `round(eval_fraction * episodes)` whole episodes (at least one,
-    leaving at least one for training) go to eval, chosen by a seeded permutation.
-    """
-    ids = np.asarray(episode_ids_of_windows)
-    if ids.ndim != 1:
-        raise ValueError(f"episode ids must be 1-D (one per window), got shape {ids.shape}")
-    if not 0.0 <= eval_fraction < 1.0:
-        raise ValueError(f"eval_fraction must be in [0, 1), got {eval_fraction}")
-    episodes = np.unique(ids)
-    if eval_fraction == 0.0:
-        return np.ones(ids.shape, bool), np.zeros(ids.shape, bool)
-    if len(episodes) < 2:
-        raise ValueError(
-            f"need at least 2 episodes to split by episode, got {len(episodes)}; record more "
-            f"episodes or use eval_fraction=0"
-        )
-    n_eval = min(max(1, round(eval_fraction * len(episodes))), len(episodes) - 1)
-    eval_episodes = np.random.default_rng(seed).permutation(episodes)[:n_eval]
-    eval_mask = np.isin(ids, eval_episodes)
-    return ~eval_mask, eval_mask
 
 
 @dataclass
@@ -262,22 +233,28 @@ def train_dataset(
     out_dir: str | Path,
     progress: bool = True,
 ) -> TrainResult:
-    """The `dodge-lstm train` step: raw recording -> windows -> normalized split -> `train`.
+    """The `dodge-lstm train` step: raw recording -> windows -> split -> normalized -> `train`.
 
-    Normalization statistics come from the recording (all rows) and travel in the model's
-    metadata, so the runtime applies exactly what training saw.
+    The split holds out whole segments with their mirror twins (`core.split`); normalization
+    statistics come from the training rows only and travel in the model's metadata, so the
+    runtime applies exactly what training saw and the eval loss is measured honestly.
     """
     from dodge_lstm.core.dataset import Recording, file_sha256
+    from dodge_lstm.core.split import split_windows
     from dodge_lstm.core.windows import make_windows
 
     config.validate()
     rec = Recording.load(data)
-    mean, std = rec.normalization()
     w = make_windows(rec.features, rec.commands, rec.episode, config.timesteps)
     if len(w) == 0:
         raise ValueError(f"{data} has no episode longer than timesteps={config.timesteps}")
+    rate = float(rec.meta.get("control_rate_hz", 10.0))
+    split = split_windows(rec.episode, rec.origin, w.start, config.timesteps,
+                          eval_fraction=config.eval_fraction,
+                          segment_rows=round(config.segment_seconds * rate), seed=config.seed)
+    mean, std = rec.normalization(~split.eval_rows)
     x = ((w.x - mean) / std).astype(np.float32)
-    train_mask, eval_mask = split_by_episode(w.episode, config.eval_fraction, config.seed)
+    tr, ev = split.train_windows, split.eval_windows
     meta = {
         "feature_mean": mean.tolist(),
         "feature_std": std.tolist(),
@@ -285,11 +262,12 @@ def train_dataset(
         "dataset_sha256": file_sha256(data),
         "dataset": Path(data).name,
         "dataset_rows": int(rec.features.shape[0]),
-        "train_windows": int(train_mask.sum()),
-        "eval_windows": int(eval_mask.sum()),
+        "split_groups": split.groups,
+        "train_windows": int(tr.sum()),
+        "eval_windows": int(ev.sum()),
     }
     return train(
-        x[train_mask], w.y[train_mask], x[eval_mask], w.y[eval_mask], config=config,
+        x[tr], w.y[tr], x[ev], w.y[ev], config=config,
         speed_limit=float(rec.meta.get("speed_limit", 1.0)), out_dir=out_dir,
         progress=progress, metadata=meta,
     )

@@ -19,6 +19,10 @@ GRAPH_NODES = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "ex
 """The node names of the package's graph (each node passes its own to `Node.__init__`; a test
 checks they agree), i.e. the sections a parameters file for it may hold besides `/**`."""
 
+RENAMED_NODES = {"expert_shadow": "expert_driver"}
+"""Second instances the graph may start under another name (`__node` remapping) -> the node
+they run: the shadow expert of a label run. Their sections are valid too."""
+
 
 def _load(path: Path) -> dict[str, Any]:
     """The file as a mapping of node names; ValueError if it is not one."""
@@ -63,10 +67,11 @@ def check_sections(path: Path | str) -> None:
     ROS such a section is silently ignored, so a typo (`dodge_simm`) would run on defaults."""
     path = Path(path)
     data = _load(path)
-    unknown = sorted(str(k) for k in data if str(k).lstrip("/") not in GRAPH_NODES
+    known = (*GRAPH_NODES, *RENAMED_NODES)
+    unknown = sorted(str(k) for k in data if str(k).lstrip("/") not in known
                      and k != WILDCARD)
     if unknown:
         raise ValueError(f"parameters file {path} has sections for unknown nodes {unknown}; "
-                         f"the graph's nodes are {', '.join(GRAPH_NODES)} (and {WILDCARD})")
+                         f"the graph's nodes are {', '.join(known)} (and {WILDCARD})")
     for key in data:
         _section(data, key, path)

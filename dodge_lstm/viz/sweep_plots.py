@@ -1,12 +1,14 @@
 """Sweep pictures: loss curves per timesteps value and the threat dodge rate heat map.
 
-Both read the sweep's result rows (`timesteps`, `units`, `history`, `threat_dodge_rate`,
-`threat_dodge_ci95`) and draw on Agg figures, so a worker or a test can call them anywhere.
+Both read the sweep's pair rows (`timesteps`, `units`, `history`, `threat_dodge_rate`,
+`threat_dodge_ci95`: the kept seed's model on the reported seed) and draw on Agg figures, so
+any process, Ray driver or test, can call them.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,20 +79,28 @@ def plot_heatmap(
     timesteps: Sequence[int],
     units: Sequence[int],
     baselines: Mapping[str, Mapping[str, Any]],
+    note: str | None = None,
 ) -> Path:
-    """Timesteps × units grid of the closed-loop threat dodge rate, each cell annotated."""
+    """Timesteps × units grid of the closed-loop threat dodge rate, each cell annotated.
+
+    `note` (e.g. how many seeds each cell's model was picked from) goes under the title.
+    """
     import matplotlib as mpl
 
     ts, us = list(timesteps), list(units)
     rate = np.full((len(ts), len(us)), np.nan)
     half = np.full_like(rate, np.nan)
     for r in rows:
-        if r["threat_dodge_rate"] is not None:
+        if r.get("threat_dodge_rate") is not None:
             i, j = ts.index(r["timesteps"]), us.index(r["units"])
             rate[i, j] = 100 * r["threat_dodge_rate"]
             lo, hi = r["threat_dodge_ci95"]
             half[i, j] = 100 * (hi - lo) / 2
-    fig = agg_figure(1.3 * len(us) + 2.6, 0.9 * len(ts) + 1.8)
+    width = 1.3 * len(us) + 2.6
+    if note:  # wrapped to the figure (~11 characters per inch at the title's size)
+        note = textwrap.fill(note, max(24, int(11 * width)))
+    fig = agg_figure(width, 0.9 * len(ts) + 1.8 + 0.2 * (note or "").count("\n")
+                     + (0.2 if note else 0.0))
     ax = fig.add_subplot()
     cmap = mpl.colormaps["viridis"].with_extremes(bad="lightgrey")
     finite = rate[np.isfinite(rate)]
@@ -111,6 +121,8 @@ def plot_heatmap(
     ax.set_xlabel("LSTM units")
     ax.set_ylabel("timesteps")
     title = "Closed-loop threat dodge rate"
+    if note:
+        title += f"\n{note}"
     if baselines:
         title += "\n" + ", ".join(
             f"{k} {100 * b['threat_dodge_rate']:.1f}%" for k, b in baselines.items()

@@ -90,3 +90,32 @@ def test_dagger_loop_exports_the_best_round(tmp_path):
     assert summary["rounds"][1]["dataset_rows"] > summary["rounds"][0]["dataset_rows"]
     meta = json.loads(export.with_suffix(".json").read_text())
     assert export.is_file() and meta["timesteps"] == 3 and meta["dagger"]["rounds"] == 1
+
+
+@pytest.mark.tensorflow
+def test_dagger_seeds_run_as_ray_tasks_and_export_the_best(tmp_path):
+    """Two seeds, each a whole DAgger chain in a Ray worker process; the export is the best
+    round over both by the selection evaluation (not the last seed, not round 0 by default)."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("ray")
+    data = record_expert(6, seed=1, episode_s=6.0).save(tmp_path / "d.npz")
+    export = tmp_path / "models" / "best.tflite"
+    assert cli_main(["dagger", "--data", str(data), "--rounds", "1", "--episodes", "4",
+                     "--timesteps", "3", "--units", "4", "--epochs", "1", "--seeds", "3,4",
+                     "--num-cpus", "2", "--out", str(tmp_path / "dg"),
+                     "--export", str(export)]) == 0
+    summary = json.loads((tmp_path / "dg" / "dagger_seeds.json").read_text())
+    assert set(summary["seeds"]) == {"3", "4"}
+    for seed in (3, 4):
+        per_seed = json.loads((tmp_path / "dg" / f"seed_{seed}" / "dagger.json").read_text())
+        assert per_seed["seed"] == seed and per_seed["train_config"]["seed"] == seed
+    rounds = [r for rs in summary["seeds"].values() for r in rs]
+    best = max(rounds, key=lambda r: r["selection_threat_dodge_rate"])
+    assert summary["best"]["model"] == best["model"]
+    assert export.read_bytes() == Path(best["model"]).read_bytes()
+    assert json.loads(export.with_suffix(".json").read_text())["dagger"]["seed"] == \
+        summary["best"]["seed"]
+    # The seeds were applied: their DAgger episodes differ.
+    a = np.load(tmp_path / "dg" / "seed_3" / "round_1" / "data.npz")["features"]
+    b = np.load(tmp_path / "dg" / "seed_4" / "round_1" / "data.npz")["features"]
+    assert a.shape == b.shape and not np.array_equal(a, b)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dodge_lstm.cli import build_parser
+from dodge_lstm.cli import SWEEP_GRID, build_parser
 from dodge_lstm.cli import main as cli_main
 from dodge_lstm.core.config import field_docs
 from dodge_lstm.learning.train_config import TrainConfig, train_config_from_args
@@ -28,7 +28,7 @@ def test_defaults_are_the_2020_numbers() -> None:
     # The CLI's historical defaults: changing one changes every command's behaviour.
     assert asdict(TrainConfig()) == {
         "timesteps": 5, "units": 15, "epochs": 40, "batch_size": 256, "patience": 5,
-        "eval_fraction": 0.2, "learning_rate": 1e-3, "seed": 0,
+        "eval_fraction": 0.2, "segment_seconds": 30.0, "learning_rate": 1e-3, "seed": 0,
     }
     assert TrainConfig().validate() == TrainConfig()
 
@@ -47,17 +47,18 @@ def test_sweep_parser_defaults_except_its_grid() -> None:
     args = parse("sweep", "--data", __file__, "--out", "o")
     default = TrainConfig()
     for name in FIELDS:
-        if name not in ("timesteps", "units"):
+        if name not in SWEEP_GRID:
             assert getattr(args, name) == getattr(default, name), name
-    assert (args.timesteps, args.units) == ([1, 3, 5, 8, 10], [4, 8, 15, 20, 32])  # the grid
-    assert train_config_from_args(args, skip=("timesteps", "units")) == default
+    assert (args.timesteps, args.units, args.seeds) == (
+        [1, 3, 5, 8, 10], [4, 8, 15, 20, 32], [0])  # the grid
+    assert train_config_from_args(args, skip=SWEEP_GRID) == default
 
 
 def test_every_field_has_a_flag_and_its_docstring_as_help() -> None:
     flags = {"timesteps": "--timesteps", "units": "--units", "epochs": "--epochs",
              "batch_size": "--batch-size", "patience": "--patience",
-             "eval_fraction": "--eval-fraction", "learning_rate": "--learning-rate",
-             "seed": "--seed"}
+             "eval_fraction": "--eval-fraction", "segment_seconds": "--segment-seconds",
+             "learning_rate": "--learning-rate", "seed": "--seed"}
     assert set(flags) == set(FIELDS)
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     train = sub.choices["train"]

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dodge_lstm.core.split import holdout_groups
 from dodge_lstm.learning.train_config import TrainConfig
-from dodge_lstm.learning.training import default_feature_names, split_by_episode
+from dodge_lstm.learning.training import default_feature_names
 from dodge_lstm.runtime.model_metadata import (
     METADATA_KEYS,
     MODEL_FORMAT,
@@ -55,38 +56,6 @@ def valid_metadata_fields() -> dict:
         "eval_loss": 0.02,
         "seed": 3,
     }
-
-
-# --- split_by_episode ------------------------------------------------------------------------
-
-
-def test_split_by_episode_keeps_episodes_whole() -> None:
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, 40, size=5000)
-    train_mask, eval_mask = split_by_episode(ids, 0.25, seed=7)
-    assert train_mask.dtype == bool and eval_mask.dtype == bool
-    assert np.array_equal(train_mask, ~eval_mask)
-    train_eps, eval_eps = set(ids[train_mask]), set(ids[eval_mask])
-    assert train_eps.isdisjoint(eval_eps)
-    assert len(eval_eps) == round(0.25 * len(np.unique(ids)))
-    again = split_by_episode(ids, 0.25, seed=7)
-    assert np.array_equal(again[1], eval_mask)
-    other = split_by_episode(ids, 0.25, seed=8)
-    assert not np.array_equal(other[1], eval_mask)
-
-
-def test_split_by_episode_edge_cases() -> None:
-    ids = np.array([0, 0, 1, 1, 1])
-    train_mask, eval_mask = split_by_episode(ids, 0.01, seed=0)  # rounds to 0 -> at least 1
-    assert eval_mask.sum() in (2, 3) and train_mask.sum() in (2, 3)
-    train_mask, eval_mask = split_by_episode(ids, 0.99, seed=0)  # keeps one for training
-    assert train_mask.any() and eval_mask.any()
-    train_mask, eval_mask = split_by_episode(ids, 0.0, seed=0)
-    assert train_mask.all() and not eval_mask.any()
-    with pytest.raises(ValueError, match="at least 2 episodes"):
-        split_by_episode(np.zeros(10, int), 0.2, seed=0)
-    with pytest.raises(ValueError, match="eval_fraction"):
-        split_by_episode(ids, 1.0, seed=0)
 
 
 # --- metadata ----------------------------------------------------------------------------------
@@ -166,7 +135,8 @@ def test_train_reduces_loss_and_writes_artefacts(tmp_path: Path) -> None:
     from dodge_lstm.learning.training import train
 
     x, y, episodes, mean, std = expert_windows(episodes=32, timesteps=5, seed=0)
-    train_mask, eval_mask = split_by_episode(episodes, 0.25, seed=0)
+    eval_mask = holdout_groups(episodes, 0.25, seed=0)
+    train_mask = ~eval_mask
     # MSE of the best constant: what a model that ignores its input would score.
     baseline = float(np.mean((y[eval_mask] - y[train_mask].mean()) ** 2))
     cfg = TrainConfig(timesteps=5, units=15, epochs=8, batch_size=64, seed=1, patience=3,
@@ -225,6 +195,7 @@ def test_train_dataset_applies_and_records_the_whole_config(tmp_path: Path) -> N
     import keras
 
     from dodge_lstm.core.dataset import Recording
+    from dodge_lstm.core.split import split_windows
     from dodge_lstm.core.windows import make_windows
     from dodge_lstm.learning.training import train_dataset
 
@@ -241,8 +212,13 @@ def test_train_dataset_applies_and_records_the_whole_config(tmp_path: Path) -> N
     assert float(model.optimizer.learning_rate) == pytest.approx(5e-3)
     rec = Recording.load(data)
     w = make_windows(rec.features, rec.commands, rec.episode, 3)
-    _, eval_mask = split_by_episode(w.episode, 0.25, seed=4)
-    assert meta["eval_windows"] == int(eval_mask.sum()) > 0
+    split = split_windows(rec.episode, rec.origin, w.start, 3, eval_fraction=0.25,
+                          segment_rows=300, seed=4)
+    assert meta["eval_windows"] == int(split.eval_windows.sum()) > 0
+    # Normalized with the training rows' statistics, not all rows'.
+    mean, _ = rec.normalization(~split.eval_rows)
+    np.testing.assert_allclose(meta["feature_mean"], mean)
+    assert not np.allclose(meta["feature_mean"], rec.normalization()[0])
     assert res.epochs_run <= 3
 
 
@@ -255,10 +231,31 @@ def test_train_cli_passes_every_option_through(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     assert cli_main(["train", "--data", str(data), "--out", str(out), "--timesteps", "3",
                      "--units", "4", "--epochs", "2", "--batch-size", "32", "--patience", "1",
-                     "--eval-fraction", "0", "--learning-rate", "0.005", "--seed", "4"]) == 0
+                     "--eval-fraction", "0", "--segment-seconds", "2.5", "--learning-rate",
+                     "0.005", "--seed", "4"]) == 0
     meta = json.loads((out / "model.json").read_text())
     assert meta["train_config"] == asdict(TrainConfig(
         timesteps=3, units=4, epochs=2, batch_size=32, patience=1, eval_fraction=0.0,
-        learning_rate=5e-3, seed=4))
+        segment_seconds=2.5, learning_rate=5e-3, seed=4))
     assert meta["eval_windows"] == 0 and meta["eval_loss"] is None  # no eval split at all
     assert "eval loss n/a" in capsys.readouterr().out
+
+
+@pytest.mark.tensorflow
+def test_one_long_episode_trains_with_no_flags(tmp_path: Path, capsys) -> None:
+    """One bag is one episode: before segmenting, `train` refused it ("need at least 2
+    episodes"). Default flags now hold out whole 30 s segments of it, with its mirror twin."""
+    pytest.importorskip("tensorflow")
+    from dodge_lstm.cli import main as cli_main
+    from dodge_lstm.core.dataset import Recording, record_expert
+
+    long = record_expert(1, seed=3, episode_s=150.0).mirrored()  # like one 2.5-min bag
+    assert len(np.unique(long.episode)) == 2 and len(np.unique(long.origin)) == 1
+    data = long.save(tmp_path / "one_bag.npz")
+    out = tmp_path / "run"
+    assert cli_main(["train", "--data", str(data), "--out", str(out), "--epochs", "2",
+                     "--units", "4"]) == 0
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["split_groups"] == 5  # 150 s in 30 s segments, each with its twin
+    assert meta["eval_windows"] > 0 and meta["eval_loss"] is not None
+    assert Recording.load(data).origin.tolist() == long.origin.tolist()  # saved with twins

@@ -21,7 +21,7 @@ from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import SpawnConfig
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.features import ball_features
-from dodge_lstm.resources import default_params_file, model_for
+from dodge_lstm.resources import default_model, default_params_file
 from dodge_lstm.ros.bringup.graph import run_sim
 from dodge_lstm.ros.bringup.options import SimOptions
 
@@ -36,7 +36,7 @@ LABEL_AGREEMENT = 0.95
 
 
 def test_lstm_graph_drives_at_10_hz():
-    assert model_for(5, 15).is_file(), "shipped default model missing"
+    assert default_model().is_file(), "shipped default model missing"
     s = run_sim(SimOptions(duration=15.0, policy="lstm"))
     assert s["policy_state"] == "active"
     assert s["twist_rate_hz"] == pytest.approx(10.0, abs=0.5), s

@@ -29,7 +29,16 @@ from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.ros.bringup.graph_guard import check_no_other_graph
 from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_service
 from dodge_lstm.ros.bringup.observer import GraphObserver
-from dodge_lstm.ros.bringup.options import SimOptions, ros_args
+from dodge_lstm.ros.bringup.options import (
+    LABEL_TOPIC,
+    SHADOW_NODE,
+    SHADOW_REMAPS,
+    SimOptions,
+    check_label,
+    model_shape,
+    recorder_topics,
+    ros_args,
+)
 from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands, rss_mb
 from dodge_lstm.ros.params_file import check_sections, node_parameters
 
@@ -59,27 +68,39 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
             Parameter("stamped", value=opts.stamped)]),
         # The spawner and the feature node run on message stamps, not on their clocks: without
         # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
-        BallSpawner(context=context, parameter_overrides=[Parameter("seed", value=opts.seed)]),
+        BallSpawner(context=context, parameter_overrides=[
+            Parameter("seed", value=opts.seed),
+            *(Parameter(k, value=v) for k, v in opts.spawn.items())]),
     ]
     if opts.policy == "lstm":
+        shape = model_shape(opts)
         nodes.append(BallFeatures(context=context, parameter_overrides=[
-            Parameter("timesteps", value=opts.timesteps)]))
+            Parameter("timesteps", value=shape.timesteps),
+            Parameter("num_slots", value=shape.num_slots)]))
         nodes.append(DodgePolicy(context=context, parameter_overrides=[
-            *sim_time, Parameter("timesteps", value=opts.timesteps),
-            Parameter("units", value=opts.units), Parameter("model", value=opts.model),
+            *sim_time, Parameter("timesteps", value=shape.timesteps),
+            Parameter("model", value=str(shape.path)),
             Parameter("stamped", value=opts.stamped),
             Parameter("report_period", value=1.0)]))
     else:
         nodes.append(ExpertDriver(context=context, parameter_overrides=[
             *sim_time, Parameter("stamped", value=opts.stamped)]))
+    if opts.label:
+        # The shadow: the expert's code under its own name (its own params-file section),
+        # answering on the label topic, always stamped with the odom it answers.
+        nodes.append(ExpertDriver(context=context, cli_args=["--ros-args", *SHADOW_REMAPS],
+                                  parameter_overrides=[*sim_time,
+                                                       Parameter("stamped", value=True)]))
     nodes.append(DodgeMarkers(context=context))  # draws from message stamps: no use_sim_time
     if opts.record:
         from dodge_lstm.ros.nodes.recorder_node import RecorderNode
 
         # Wall-clock receive stamps (no use_sim_time): they keep the arrival order that aligns
         # cmd_vel with odom when the bag becomes a dataset (bag_dataset).
-        nodes.append(RecorderNode(context=context, parameter_overrides=[
-            Parameter("output_dir", value=opts.record)]))
+        recorder = [Parameter("output_dir", value=opts.record)]
+        if (topics := recorder_topics(opts)) is not None:
+            recorder.append(Parameter("topics", value=topics))
+        nodes.append(RecorderNode(context=context, parameter_overrides=recorder))
     return nodes
 
 
@@ -168,6 +189,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     """
     if opts.policy not in ("lstm", "expert"):
         raise ValueError(f"policy must be lstm or expert, got {opts.policy!r}")
+    check_label(opts)
     args = ros_args(opts)
     check_sections(opts.params_path)
     period = control_period(opts.params_path)  # read once, before anything starts
@@ -180,14 +202,15 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         check_no_other_graph(context)  # before any graph node: refuse a second graph
         if opts.processes:
             logs = Path(tempfile.mkdtemp(prefix="dodge_sim_logs_"))
-            procs = NodeProcesses(node_commands(opts), logs)
+            procs = NodeProcesses(node_commands(opts, logs), logs)
             procs.start()
         else:
             try:
                 nodes = in_process_nodes(opts, context)
             except ParameterException as exc:  # e.g. a string where an integer belongs
                 raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
-        observer = GraphObserver(stamped=opts.stamped, context=context)
+        observer = GraphObserver(stamped=opts.stamped, context=context,
+                                 label_topic=LABEL_TOPIC if opts.label else None)
         observer.max_balls = opts.balls
         bringup = Node("dodge_bringup", context=context)
         for node in (*nodes, observer, bringup):
@@ -218,6 +241,8 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
 
         summary = observer.summary(period, opts.real_time_factor, wall, interrupted)
         summary["policy"] = opts.policy_label
+        summary["labels"] = (f"{opts.label} ({SHADOW_NODE} on {LABEL_TOPIC})" if opts.label
+                             else "none")
         summary["policy_state"] = state
         summary["mode"] = "processes" if opts.processes else "in-process"
         summary["lockstep"] = opts.lockstep

@@ -59,8 +59,12 @@ class GraphObserver(Node):
     """Watches the graph: ticks, ball outcomes, Twists, window -> Twist latency and the policy's
     diagnostics. Runs on the wall clock (no use_sim_time): it times the graph from outside."""
 
-    def __init__(self, stamped: bool = False, **kwargs: Any) -> None:
+    def __init__(self, stamped: bool = False, label_topic: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__("dodge_monitor", **kwargs)
+        self.label_topic = label_topic
+        self.label_msgs = 0
+        """Shadow answers (TwistStamped on `label_topic`) seen while counting: ~one per tick."""
         self.counting = False
         self.tally = ThreatTally()
         self.twists = 0
@@ -86,6 +90,8 @@ class GraphObserver(Node):
         self.thrown = 0
         self.flying: set[str] = set()
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
+        if label_topic is not None:
+            self.create_subscription(command_type(True), label_topic, self.on_label, 50)
 
     def on_spawn(self, msg: Odometry) -> None:
         if self.counting:
@@ -131,6 +137,10 @@ class GraphObserver(Node):
         if self.counting:
             self.twists += 1
             self.twist_src_ns.append(info["source_timestamp"])
+
+    def on_label(self, msg: Any) -> None:
+        if self.counting:
+            self.label_msgs += 1
 
     def on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -178,6 +188,8 @@ class GraphObserver(Node):
             out["rejected_windows"] = int(diag.get("rejected_nan", 0)
                                           + diag.get("rejected_malformed", 0))
             out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+        if self.label_topic is not None:
+            out["label_msgs"] = self.label_msgs
         out["balls_thrown"] = self.thrown
         out["balls_unresolved"] = len(self.flying)  # thrown while counting, still flying
         if "lockstep_timeouts" in self.sim_diagnostics:

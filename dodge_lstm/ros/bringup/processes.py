@@ -10,37 +10,63 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from dodge_lstm.ros.bringup.options import SimOptions, ros_args
+import yaml
+
+from dodge_lstm.ros.bringup.options import (
+    SHADOW_NODE,
+    SHADOW_REMAPS,
+    SimOptions,
+    model_shape,
+    recorder_topics,
+    ros_args,
+)
 
 
-def node_commands(opts: SimOptions) -> dict[str, list[str]]:
-    """Node name -> command line, the same nodes and overrides as the in-process graph."""
+def node_commands(opts: SimOptions, params_dir: Path) -> dict[str, list[str]]:
+    """Node name -> command line, the same nodes and overrides as the in-process graph.
+
+    A node's overrides go to one more parameters file, `params_dir/<node>.params.yaml`, after
+    the package's, as `ros2 launch` passes a node's `parameters` dict: a later file wins over an
+    earlier one, whereas rclpy lets any parameters file that sets a name win over `-p`.
+    """
     base = ros_args(opts)
 
-    def node(module: str, *params: str) -> list[str]:
-        extra = [arg for p in params for arg in ("-p", p)]
-        return [sys.executable, "-m", f"dodge_lstm.ros.nodes.{module}", *base, *extra]
+    def node(module: str, name: str, params: dict[str, Any],
+             remaps: list[str] | None = None) -> list[str]:
+        cmd = [sys.executable, "-m", f"dodge_lstm.ros.nodes.{module}", *base]
+        if params:
+            path = params_dir / f"{name}.params.yaml"
+            path.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
+            cmd += ["--params-file", str(path)]
+        return [*cmd, *(remaps or [])]
 
     cmds = {
-        "dodge_sim": node("sim_node", f"real_time_factor:={opts.real_time_factor}",
-                          f"lockstep:={str(opts.lockstep).lower()}",
-                          f"stamped:={str(opts.stamped).lower()}"),
-        "ball_spawner": node("spawner_node", f"seed:={opts.seed}"),
+        "dodge_sim": node("sim_node", "dodge_sim", {
+            "real_time_factor": float(opts.real_time_factor), "lockstep": opts.lockstep,
+            "stamped": opts.stamped}),
+        "ball_spawner": node("spawner_node", "ball_spawner", {"seed": opts.seed, **opts.spawn}),
     }
     if opts.policy == "lstm":
-        cmds["ball_features"] = node("features_node", f"timesteps:={opts.timesteps}")
-        policy = ["use_sim_time:=true", f"timesteps:={opts.timesteps}", f"units:={opts.units}",
-                  "report_period:=1.0", f"stamped:={str(opts.stamped).lower()}"]
-        if opts.model:
-            policy.append(f"model:={opts.model}")
-        cmds["dodge_policy"] = node("policy_node", *policy)
+        shape = model_shape(opts)
+        cmds["ball_features"] = node("features_node", "ball_features", {
+            "timesteps": shape.timesteps, "num_slots": shape.num_slots})
+        cmds["dodge_policy"] = node("policy_node", "dodge_policy", {
+            "use_sim_time": True, "timesteps": shape.timesteps, "model": str(shape.path),
+            "report_period": 1.0, "stamped": opts.stamped})
     else:
-        cmds["expert_driver"] = node("expert_node", "use_sim_time:=true",
-                                     f"stamped:={str(opts.stamped).lower()}")
-    cmds["dodge_markers"] = node("markers_node")
+        cmds["expert_driver"] = node("expert_node", "expert_driver",
+                                     {"use_sim_time": True, "stamped": opts.stamped})
+    if opts.label:
+        cmds[SHADOW_NODE] = node("expert_node", SHADOW_NODE,
+                                 {"use_sim_time": True, "stamped": True}, remaps=SHADOW_REMAPS)
+    cmds["dodge_markers"] = node("markers_node", "dodge_markers", {})
     if opts.record:
-        cmds["dodge_recorder"] = node("recorder_node", f"output_dir:={opts.record}")
+        recorder: dict[str, Any] = {"output_dir": opts.record}
+        if (topics := recorder_topics(opts)) is not None:
+            recorder["topics"] = topics
+        cmds["dodge_recorder"] = node("recorder_node", "dodge_recorder", recorder)
     return cmds
 
 

@@ -3,6 +3,11 @@
 Same observations as the feature node (robot `odom`, `balls/odom`, `balls/outcome`), the same
 robot-frame conversion, and the core `expert.expert_command`; one command per robot state.
 `teleop_twist_keyboard` publishes the same `cmd_vel` for human demonstrations.
+
+As a shadow (`dodge-lstm sim --label expert`, `sim.launch.py label:=expert`) the same node runs
+renamed `expert_shadow` with `cmd_vel` remapped to `expert/cmd_vel` and `stamped` on, next to a
+learner that drives: each answer carries the stamp of the odom it answers, so the DAgger labels
+pair with a bag's rows exactly (`dodge-lstm dataset --label-topic expert/cmd_vel`).
 """
 
 from __future__ import annotations

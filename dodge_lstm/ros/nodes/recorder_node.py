@@ -34,6 +34,8 @@ from dodge_lstm.ros.recorder_qos import offered_qos, subscription_qos
 
 # What every graph publishes (expert, teleop and LSTM alike), so no run warns "never found";
 # add `dodge/window` (published only by LSTM graphs) to the `topics` parameter to record it.
+# Label runs (a shadow expert) append `expert/cmd_vel` (bringup.options.recorder_topics). A
+# listed topic nobody publishes costs one warning at `~/stop` ("never found"), nothing else.
 DEFAULT_TOPICS = ["odom", "balls/odom", "balls/outcome", "cmd_vel", "markers"]
 
 # How often to look for topics that have no publisher yet. Graph queries are cheap, and publishers
