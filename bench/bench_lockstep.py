@@ -35,7 +35,9 @@ def main() -> None:
     from dodge_lstm.ros.bringup.options import SimOptions
     from dodge_lstm.runtime.learned_policy import make_policy
 
+    # The 2020 pick, t5/u15 (two slots), as the README's figures were measured with.
     graph = run_sim(SimOptions(policy=args.policy, lockstep=True, balls=args.balls,
+                               timesteps=5, units=15,
                                seed=args.seed, progress=True))
     spec = str(model_for(5, 15)) if args.policy == "lstm" else "expert"
     arena = evaluate(make_policy(spec, timesteps=5 if args.policy == "lstm" else None),

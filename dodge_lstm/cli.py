@@ -28,6 +28,7 @@ from dodge_lstm.core.config import TARGETING_MODES, SpawnConfig
 
 if TYPE_CHECKING:
     from dodge_lstm.core.scenarios import Scenario
+    from dodge_lstm.ros.bringup.options import SimOptions
 
 
 def _spawn_args(p: argparse.ArgumentParser, *, several: bool = False) -> None:
@@ -72,16 +73,47 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from dodge_lstm.core.evaluation import evaluate_scenario, scenario_table
     from dodge_lstm.runtime.learned_policy import make_policy
 
+    if args.write_scores and not args.policy.endswith(".tflite"):
+        raise ValueError("--write-scores needs a .tflite --policy: scores go into its .json")
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     scenarios = [_scenario(args, name) for name in args.scenario]  # all checked before running
     results = [evaluate_scenario(policy, sc, args.balls, seed=args.seed, arenas=args.arenas,
                                  progress=not args.json) for sc in scenarios]
+    if args.write_scores:
+        record_scores(args, results)
     if args.json:
         print(results[0].to_json() if len(results) == 1 else
               json.dumps([json.loads(r.to_json()) for r in results]))
     else:
         print(results[0].table() if len(results) == 1 else scenario_table(results))
     return 0
+
+
+def record_scores(args: argparse.Namespace, results: list) -> None:
+    """`eval --write-scores`: the measured rates go into the model's metadata JSON (`scores`:
+    `reported` for the default scenario, `scenarios` per scenario), as `sweep --export-dir`
+    writes them, so a shipped model carries its closed-loop scores."""
+    from dodge_lstm.core.json_io import write_json
+    from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
+
+    path = metadata_path_for(args.policy)
+    meta = read_metadata(path, model_path=args.policy)
+    scores = meta.get("scores", {}) | {"metric": "threat_dodge_rate", "arenas": args.arenas}
+    for res in results:
+        entry = {"seed": res.seed, "balls": res.balls,
+                 "threat_dodge_rate": res.threat_dodge_rate,
+                 "threat_dodge_ci95": res.threat_dodge_ci95, "dodge_rate": res.dodge_rate}
+        if res.scenario == "default" and not _overridden(args):
+            scores["reported"] = entry
+        else:
+            scores.setdefault("scenarios", {})[res.scenario] = entry
+    meta["scores"] = scores
+    write_json(path, meta)
+
+
+def _overridden(args: argparse.Namespace) -> bool:
+    return any(getattr(args, k) is not None for k in
+               ("targeting", "num_balls", "speed_min", "speed_max", "distance"))
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
@@ -92,7 +124,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     if args.bag is not None:
         from dodge_lstm.bags.bag_dataset import recording_from_bags
 
-        rec = recording_from_bags(args.bag, namespace=args.namespace,
+        rec = recording_from_bags(args.bag, namespace=args.namespace, num_slots=args.slots,
                                   label_topic=args.label_topic or "cmd_vel")
         print(f"labels from {rec.meta['label_topic']} (by {rec.meta['label_pairing']}, "
               f"{rec.meta['missing_labels']} rows without an answer)")
@@ -199,7 +231,8 @@ def cmd_dagger(args: argparse.Namespace) -> int:
     if args.data is None:
         raise ValueError("--data is required (or --through-ros, which records its own)")
     config = train_config_from_args(args)
-    common = {"rounds": args.rounds, "episodes": args.episodes, "scenarios": _scenario(args)}
+    common = {"rounds": args.rounds, "episodes": args.episodes, "scenarios": _scenario(args),
+              "start_model": args.start_model}
     if args.seeds is not None or args.address is not None:
         from dodge_lstm.learning.dagger import run_dagger_seeds
 
@@ -240,14 +273,14 @@ SWEEP_GRID = ("timesteps", "units", "seed")
 """TrainConfig fields the sweep takes as comma lists (its grid) instead of single values."""
 
 
-def cmd_sim(args: argparse.Namespace) -> int:
-    from dodge_lstm.ros.bringup.graph import run_sim
+def sim_options(args: argparse.Namespace) -> SimOptions:
+    """The `SimOptions` of parsed `sim` flags; the spawner gets only what the scenario and its
+    overrides change, so a parameters file's own spawner settings stand otherwise."""
     from dodge_lstm.ros.bringup.options import SimOptions
-    from dodge_lstm.ros.bringup.report import format_summary, summary_json
 
     spawn = _scenario(args).single
     default = SpawnConfig()
-    opts = SimOptions(duration=args.duration, policy=args.policy, timesteps=args.timesteps,
+    return SimOptions(duration=args.duration, policy=args.policy, timesteps=args.timesteps,
                       units=args.units, model=args.model or "",
                       spawn={f.name: getattr(spawn, f.name) for f in dataclasses.fields(spawn)
                              if getattr(spawn, f.name) != getattr(default, f.name)},
@@ -255,8 +288,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
                       params_file=str(args.params_file) if args.params_file else "",
                       real_time_factor=args.real_time_factor, seed=args.seed,
                       processes=args.processes, lockstep=args.lockstep, balls=args.balls,
-                      stamped=args.stamped, label=args.label or "",
-                      progress=True)
+                      stamped=args.stamped, label=args.label or "", progress=True)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    from dodge_lstm.ros.bringup.graph import run_sim
+    from dodge_lstm.ros.bringup.report import format_summary, summary_json
+
+    opts = sim_options(args)
     summary = run_sim(opts)
     print(summary_json(summary) if args.json else format_summary(summary))
     return 0 if summary.get("policy_state") in ("active", "unmanaged") else 1
@@ -280,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="expected model timesteps (checked against the model's metadata)")
     _spawn_args(p, several=True)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--write-scores", action="store_true",
+                   help="record the rates in the .tflite model's metadata JSON (`scores`)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("dataset", help="expert-labelled recordings from the arena or a bag")
@@ -354,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dagger", help="behaviour cloning + DAgger rounds, keep the best model")
     p.add_argument("--data", type=existing_file, default=None,
                    help="expert dataset .npz (round 0); required unless --through-ros")
+    p.add_argument("--start-model", type=existing_file, default=None,
+                   help="a model already trained on --data (e.g. an earlier chain's best "
+                        "round): round 0 is this model, not retrained")
     p.add_argument("--through-ros", action="store_true",
                    help="run the rounds through the ROS node graph in lockstep: round 0 records "
                         "the expert driving, later rounds the model driving with the expert "

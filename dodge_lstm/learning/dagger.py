@@ -20,7 +20,7 @@ from dodge_lstm.core.json_io import write_json
 from dodge_lstm.core.scenarios import Scenario, scenario
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
-from dodge_lstm.runtime.model_metadata import metadata_path_for
+from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
 
 SELECTION_SEED = 1001
 """Seed of the closed-loop evaluation that picks the round (never the reported seed 7)."""
@@ -51,8 +51,12 @@ def run_dagger(
     export: Path | None = None,
     progress: bool = True,
     scenarios: Scenario | None = None,
+    start_model: Path | None = None,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes.
+
+    With `start_model` (a model already trained on `data`, e.g. an earlier chain's last round)
+    round 0 is that model, scored but not retrained: a chain continues where another stopped.
 
     Every round trains with `config`; `config.seed` also seeds the DAgger episodes (round r
     uses `seed + 1000 r`). DAgger episodes and the selection evaluation throw balls as
@@ -79,23 +83,31 @@ def run_dagger(
                                   progress=progress)
             parts.append(new.mirrored() if parts[0].meta.get("mirrored") else new)
         agg = Recording.concat(parts)
-        agg_path = agg.save(rdir / "data.npz")
-        res = train_dataset(agg_path, config, out_dir=rdir, progress=progress)
-        model = rdir / "model.tflite"
-        convert(rdir, model, check_windows=check_windows_for(rdir, agg_path))
+        if r == 0 and start_model is not None:
+            model, meta = Path(start_model), read_metadata(metadata_path_for(start_model))
+            if meta["timesteps"] != timesteps or meta["num_features"] != 4 * num_slots:
+                raise ValueError(f"start model {model} takes [{meta['timesteps']}, "
+                                 f"{meta['num_features']}] windows, not [{timesteps}, "
+                                 f"{4 * num_slots}] as --timesteps and the data say")
+            train_loss, eval_loss, seconds = meta["train_loss"], meta["eval_loss"], 0.0
+        else:
+            agg_path = agg.save(rdir / "data.npz")
+            res = train_dataset(agg_path, config, out_dir=rdir, progress=progress)
+            model = rdir / "model.tflite"
+            convert(rdir, model, check_windows=check_windows_for(rdir, agg_path))
+            train_loss, eval_loss, seconds = res.train_loss, res.eval_loss, res.seconds
         score = evaluate_scenario(LearnedPolicy(model, timesteps=timesteps), scenarios,
                                   selection_balls, seed=SELECTION_SEED, arenas=64)
-        results.append(RoundResult(r, int(agg.features.shape[0]), res.train_loss,
-                                   res.eval_loss, res.seconds,
-                                   score.threat_dodge_rate, str(model)))
+        results.append(RoundResult(r, int(agg.features.shape[0]), train_loss, eval_loss,
+                                   seconds, score.threat_dodge_rate, str(model)))
         if progress:
-            loss = "n/a" if res.eval_loss is None else f"{res.eval_loss:.5f}"
+            loss = "n/a" if eval_loss is None else f"{eval_loss:.5f}"
             print(f"round {r}: {agg.features.shape[0]} rows, eval loss {loss}, "
                   f"selection threat dodge rate {score.threat_dodge_rate:.2%}")
     best = max(results, key=lambda x: x.selection_threat_dodge_rate)
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
-               "scenario": scenarios.name,
+               "scenario": scenarios.name, "start_model": str(start_model or ""),
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:

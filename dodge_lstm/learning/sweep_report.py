@@ -219,7 +219,8 @@ def markdown(
         "",
         f"Data `{Path(s['data']).name}` ({s['data_rows']} rows, sha256 `{s['data_sha256'][:12]}`"
         f"), Adam/MSE, up to {s['epochs']} epochs with early stopping (patience "
-        f"{s['patience']}) on a {s['eval_fraction']:.0%} by-episode eval split, seeds "
+        f"{s['patience']}) on a {s['eval_fraction']:.0%} eval split of "
+        f"{s.get('segment_seconds', 30.0):g} s segments (mirror twins together), seeds "
         f"{_seeds(seeds)}. Losses are MSE in (m/s)² of the restored best weights.",
         "",
         f"Every (timesteps, units, seed) is a Ray Tune trial whose objective is the closed-loop "

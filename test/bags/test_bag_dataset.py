@@ -107,6 +107,12 @@ def test_several_bags_are_separate_episodes_and_cli(tmp_path):
                      str(tmp_path / "d.npz")]) == 0
     back = Recording.load(tmp_path / "d.npz")
     assert len(back.meta["bags"]) == 2 and back.features.shape == (45, 8)
+    # --slots reaches the bag import: four slots, the two extra ones empty placeholders.
+    assert cli_main(["dataset", "--bag", str(tmp_path / "a"), "--slots", "4", "--out",
+                     str(tmp_path / "d4.npz")]) == 0
+    four = Recording.load(tmp_path / "d4.npz")
+    assert four.features.shape == (20, 16) and four.meta["num_slots"] == 4
+    np.testing.assert_array_equal(four.features[:, :8], back.features[:20])
 
 
 def test_bag_without_odom_is_a_clear_error(tmp_path):

@@ -118,3 +118,28 @@ def test_every_preset_is_documented_in_help() -> None:
                          capture_output=True, text=True, check=True, timeout=60).stdout
     for name in SCENARIOS:
         assert name in out
+
+
+def test_eval_write_scores_records_the_measured_rates(tmp_path) -> None:
+    """`eval --write-scores` puts exactly what it printed into the model's JSON."""
+    import shutil
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    model = tmp_path / "m.tflite"
+    shutil.copyfile(models / "lstm_t5_u15.tflite", model)
+    shutil.copyfile(models / "lstm_t5_u15.json", tmp_path / "m.json")
+    out = subprocess.run(
+        [sys.executable, "-m", "dodge_lstm.cli", "eval", "--policy", str(model), "--balls",
+         "120", "--seed", "3", "--scenario", "default,fast", "--json", "--write-scores"],
+        capture_output=True, text=True, check=True, timeout=120)
+    printed = {r["scenario"]: r for r in json.loads(out.stdout)}
+    scores = json.loads((tmp_path / "m.json").read_text())["scores"]
+    assert scores["reported"]["threat_dodge_rate"] == printed["default"]["threat_dodge_rate"]
+    assert scores["reported"]["seed"] == 3 and scores["reported"]["balls"] == 120
+    assert scores["scenarios"]["fast"]["threat_dodge_ci95"] == \
+        printed["fast"]["threat_dodge_ci95"]
+    bad = subprocess.run([sys.executable, "-m", "dodge_lstm.cli", "eval", "--policy", "expert",
+                          "--balls", "10", "--write-scores"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "needs a .tflite" in bad.stderr

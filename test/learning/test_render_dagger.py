@@ -119,3 +119,26 @@ def test_dagger_seeds_run_as_ray_tasks_and_export_the_best(tmp_path):
     a = np.load(tmp_path / "dg" / "seed_3" / "round_1" / "data.npz")["features"]
     b = np.load(tmp_path / "dg" / "seed_4" / "round_1" / "data.npz")["features"]
     assert a.shape == b.shape and not np.array_equal(a, b)
+
+
+@pytest.mark.tensorflow
+def test_dagger_continues_from_a_start_model(tmp_path):
+    """`--start-model`: round 0 is the given model (scored, not retrained) and it drives the
+    first DAgger round; a model of the wrong shape is refused before anything runs."""
+    pytest.importorskip("tensorflow")
+    data = record_expert(6, seed=1, episode_s=6.0).save(tmp_path / "d.npz")
+    first = tmp_path / "first"
+    assert cli_main(["dagger", "--data", str(data), "--rounds", "0", "--timesteps", "3",
+                     "--units", "4", "--epochs", "1", "--out", str(first)]) == 0
+    start = first / "round_0" / "model.tflite"
+    out = tmp_path / "more"
+    assert cli_main(["dagger", "--data", str(data), "--start-model", str(start), "--rounds",
+                     "1", "--episodes", "4", "--timesteps", "3", "--units", "4", "--epochs",
+                     "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "dagger.json").read_text())
+    r0, r1 = summary["rounds"]
+    assert r0["model"] == str(start) and r0["train_seconds"] == 0.0
+    assert not (out / "round_0" / "model.keras").exists()  # not retrained
+    assert r1["dataset_rows"] > r0["dataset_rows"] and (out / "round_1" / "model.tflite").exists()
+    assert cli_main(["dagger", "--data", str(data), "--start-model", str(start), "--rounds",
+                     "1", "--timesteps", "5", "--out", str(tmp_path / "bad")]) == 2

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("rclpy")
 
 from dodge_lstm.core.evaluation import evaluate
-from dodge_lstm.resources import model_for
+from dodge_lstm.resources import default_model
 from dodge_lstm.ros.bringup.graph import run_sim
 from dodge_lstm.ros.bringup.options import SimOptions
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
@@ -40,7 +40,7 @@ def test_lockstep_is_reproducible_ball_for_ball():
 
 def test_lockstep_graph_scores_like_the_arena_evaluation():
     graph = _lockstep(400, seed=7)
-    arena = evaluate(LearnedPolicy(model_for(5, 15), timesteps=5), 400, seed=7, arenas=1)
+    arena = evaluate(LearnedPolicy(default_model()), 400, seed=7, arenas=1)  # what sim runs
     assert graph["balls"] == arena.balls == 400
     assert graph["threat_balls"] > 100 and arena.threat_balls > 100
     lo, hi = graph["threat_dodge_ci95"]
