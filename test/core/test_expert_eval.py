@@ -60,6 +60,10 @@ def test_wilson_interval():
     assert wilson_interval(0, 50)[0] == pytest.approx(0.0, abs=1e-12)
     assert wilson_interval(50, 50)[1] == pytest.approx(1.0)
     assert wilson_interval(50, 50)[0] > 0.9
+    # A perfect (or nil) rate lies inside its own interval exactly, whatever n: rounding once
+    # left the upper bound at 0.9999999999999999 for 141 of 141 and a lockstep check failed.
+    for n in range(1, 2001):
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
 
 
 def test_make_policy_rejects_unknown():

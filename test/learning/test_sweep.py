@@ -108,7 +108,7 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     settings = doc["settings"]
     assert {f.name: settings[f.name] for f in fields(TrainConfig)} == scores["train_config"]
     md = (out / "results.md").read_text()
-    assert "patience 3" in md and "25% by-episode" in md and "seeds 3." in md
+    assert "patience 3" in md and "25% eval split of 30 s segments" in md and "seeds 3." in md
     assert "expert" in md and "stationary" in md
     with (out / "trials.csv").open(newline="") as fh:
         assert [r["timesteps"] for r in csv.DictReader(fh)] == ["1", "2"]
