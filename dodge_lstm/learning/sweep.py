@@ -23,6 +23,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from dodge_lstm.learning.dagger import SELECTION_SEED
 from dodge_lstm.learning.ray_cluster import limit_threads
 from dodge_lstm.learning.sweep_report import (
     SWEEP_FORMAT,
@@ -48,8 +49,6 @@ __all__ = [
 ARENAS = 64
 """Parallel arenas per closed-loop evaluation: fixed so every pair (and baseline) is comparable."""
 
-SELECTION_SEED = 1001
-"""Default seed of the evaluation that ranks seeds (as DAgger's); never the reported seed."""
 
 EXPERIMENT = "trials"
 """Ray Tune experiment folder under the sweep's `out`: one sub-folder per trial."""
