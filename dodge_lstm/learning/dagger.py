@@ -13,6 +13,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from dodge_lstm.core.dataset import Recording, record_scenario
 from dodge_lstm.core.evaluation import evaluate_scenario
@@ -37,6 +38,21 @@ class RoundResult:
     train_seconds: float
     selection_threat_dodge_rate: float
     model: str
+
+
+def train_round(data: Recording, rdir: Path, config: TrainConfig,
+                progress: bool) -> tuple[Path, Any]:
+    """One round's model: save `data` as `rdir/data.npz`, train on it, convert to
+    `rdir/model.tflite` (checked on its own windows); returns the TFLite path and the
+    TrainResult."""
+    from dodge_lstm.learning.conversion import check_windows_for, convert
+    from dodge_lstm.learning.training import train_dataset
+
+    path = data.save(rdir / "data.npz")
+    res = train_dataset(path, config, out_dir=rdir, progress=progress)
+    model = rdir / "model.tflite"
+    convert(rdir, model, check_windows=check_windows_for(rdir, path))
+    return model, res
 
 
 def run_dagger(
@@ -64,9 +80,6 @@ def run_dagger(
     `dagger.json` records `config` in full as `train_config`.
     """
     scenarios = scenarios or scenario("default")
-    from dodge_lstm.learning.conversion import check_windows_for, convert
-    from dodge_lstm.learning.training import train_dataset
-
     config.validate()
     timesteps, seed = config.timesteps, config.seed
     out_dir = Path(out_dir)
@@ -91,10 +104,7 @@ def run_dagger(
                                  f"{4 * num_slots}] as --timesteps and the data say")
             train_loss, eval_loss, seconds = meta["train_loss"], meta["eval_loss"], 0.0
         else:
-            agg_path = agg.save(rdir / "data.npz")
-            res = train_dataset(agg_path, config, out_dir=rdir, progress=progress)
-            model = rdir / "model.tflite"
-            convert(rdir, model, check_windows=check_windows_for(rdir, agg_path))
+            model, res = train_round(agg, rdir, config, progress)
             train_loss, eval_loss, seconds = res.train_loss, res.eval_loss, res.seconds
         score = evaluate_scenario(LearnedPolicy(model, timesteps=timesteps), scenarios,
                                   selection_balls, seed=SELECTION_SEED, arenas=64)

@@ -29,7 +29,7 @@ from dodge_lstm.core.dataset import Recording, record_expert
 from dodge_lstm.core.evaluation import EvalResult, evaluate
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.json_io import write_json
-from dodge_lstm.learning.dagger import SELECTION_SEED
+from dodge_lstm.learning.dagger import SELECTION_SEED, train_round
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.viz.dagger_plot import plot_dagger_curves
@@ -90,15 +90,10 @@ def record_graph(bag: Path, *, minutes: float, seed: int, model: Path | None,
 
 def _train_round(parts: list[Recording], rdir: Path, config: TrainConfig,
                  progress: bool) -> tuple[Path, Any, int]:
-    """Aggregate, mirror, train, convert; returns the TFLite path, the TrainResult, rows."""
-    from dodge_lstm.learning.conversion import check_windows_for, convert
-    from dodge_lstm.learning.training import train_dataset
-
+    """Aggregate and mirror every round so far, then `dagger.train_round`; returns the TFLite
+    path, the TrainResult and the rows trained on."""
     agg = Recording.concat(parts).mirrored()
-    data = agg.save(rdir / "data.npz")
-    res = train_dataset(data, config, out_dir=rdir, progress=progress)
-    model = rdir / "model.tflite"
-    convert(rdir, model, check_windows=check_windows_for(rdir, data))
+    model, res = train_round(agg, rdir, config, progress)
     return model, res, int(agg.features.shape[0])
 
 
