@@ -527,3 +527,35 @@ def test_a_graph_this_process_ran_before_is_no_other_graph(ros_context):
         graph_guard.check_no_other_graph(ros_context, timeout_s=0.5)
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("how", ["finished", "refused half-way"])
+def test_a_run_leaves_no_graph_node_on_the_domain(ros_context, tmp_path, how):
+    """After run_sim returns (or raises), another process must not see its nodes: the CI run
+    that had a subprocess `dodge-lstm sim` refused as "a second graph" by the uncollected
+    DodgePolicy of an earlier in-process run. The probe stands for that other process (its own
+    context, so its own DDS participant); it does not collect garbage, the run must.
+
+    "refused half-way": the markers node refuses a string for `lifetime` after the policy node
+    (a LifecycleNode, the one rclpy keeps alive in cycles) exists; the policy must go too."""
+    gc.disable()  # the run, not a collection by chance, must take its nodes off the graph
+    try:
+        if how == "finished":
+            run_sim(SimOptions(duration=1.0, policy="lstm", lockstep=True))
+        else:
+            params = tmp_path / "params.yaml"
+            params.write_text("dodge_markers:\n  ros__parameters:\n    lifetime: long\n")
+            # Kept, as a notebook keeps the last traceback: its frames hold what was made.
+            with pytest.raises(ValueError, match="lifetime") as refused:
+                run_sim(SimOptions(duration=1.0, policy="lstm", params_file=str(params)))
+            assert refused.traceback
+        probe = rclpy.create_node("dodge_probe", context=ros_context)
+        seen: list[str] = []
+        deadline = time.monotonic() + 2.0  # Fast DDS discovers a live local participant in ~0.1 s
+        while time.monotonic() < deadline:
+            seen += graph_guard.graph_nodes_seen(probe)
+            time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
+        probe.destroy_node()
+        assert seen == [], f"{sorted(set(seen))} still on the domain after run_sim returned"
+    finally:
+        gc.enable()

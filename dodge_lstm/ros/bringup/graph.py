@@ -9,6 +9,7 @@ a `GraphObserver` through topics only. One `SingleThreadedExecutor` spins everyt
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import tempfile
@@ -52,7 +53,35 @@ def control_period(params_path: Path) -> float:
 
 
 def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
-    """The graph's nodes as objects in this process (one executor, one GIL)."""
+    """The graph's nodes as objects in this process (one executor, one GIL).
+
+    If a constructor refuses its parameters half-way, the nodes made so far are destroyed
+    before the error goes on: they must not stay on the domain, where a later run's graph guard
+    would take them for a second graph.
+    """
+    nodes: list[Node] = []
+    try:
+        _make_nodes(nodes, opts, context)
+    except BaseException:
+        destroy_nodes(nodes)
+        raise
+    return nodes
+
+
+def destroy_nodes(nodes: list[Node]) -> None:
+    """Destroy `nodes` and collect them, so none is on the ROS graph once this returns.
+
+    rclpy's LifecycleNode sits in reference cycles: after destroy_node() its rcl node, hence
+    its name on the domain, lives on until the garbage collector runs, and another process's
+    graph guard would see this process's finished run as a second graph until then.
+    """
+    while nodes:
+        nodes.pop().destroy_node()
+    gc.collect()
+
+
+def _make_nodes(nodes: list[Node], opts: SimOptions, context: Context) -> None:
+    """Append the graph's nodes to `nodes` one at a time (what was made is there on failure)."""
     from dodge_lstm.ros.nodes.expert_node import ExpertDriver
     from dodge_lstm.ros.nodes.features_node import BallFeatures
     from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
@@ -61,17 +90,15 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
     from dodge_lstm.ros.nodes.spawner_node import BallSpawner
 
     sim_time = [Parameter("use_sim_time", value=True)]
-    nodes: list[Node] = [
-        DodgeSim(context=context, parameter_overrides=[
-            Parameter("real_time_factor", value=opts.real_time_factor),
-            Parameter("lockstep", value=opts.lockstep),
-            Parameter("stamped", value=opts.stamped)]),
-        # The spawner and the feature node run on message stamps, not on their clocks: without
-        # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
-        BallSpawner(context=context, parameter_overrides=[
-            Parameter("seed", value=opts.seed),
-            *(Parameter(k, value=v) for k, v in opts.spawn.items())]),
-    ]
+    nodes.append(DodgeSim(context=context, parameter_overrides=[
+        Parameter("real_time_factor", value=opts.real_time_factor),
+        Parameter("lockstep", value=opts.lockstep),
+        Parameter("stamped", value=opts.stamped)]))
+    # The spawner and the feature node run on message stamps, not on their clocks: without
+    # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
+    nodes.append(BallSpawner(context=context, parameter_overrides=[
+        Parameter("seed", value=opts.seed),
+        *(Parameter(k, value=v) for k, v in opts.spawn.items())]))
     if opts.policy == "lstm":
         shape = model_shape(opts)
         nodes.append(BallFeatures(context=context, parameter_overrides=[
@@ -101,7 +128,6 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
         if (topics := recorder_topics(opts)) is not None:
             recorder.append(Parameter("topics", value=topics))
         nodes.append(RecorderNode(context=context, parameter_overrides=recorder))
-    return nodes
 
 
 def _graph_cpu_s(procs: NodeProcesses | None) -> float:
@@ -211,9 +237,11 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
                 raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
         observer = GraphObserver(stamped=opts.stamped, context=context,
                                  label_topic=LABEL_TOPIC if opts.label else None)
+        nodes.append(observer)
         observer.max_balls = opts.balls
         bringup = Node("dodge_bringup", context=context)
-        for node in (*nodes, observer, bringup):
+        nodes.append(bringup)
+        for node in nodes:
             executor.add_node(node)
 
         policy = LifecycleClient(bringup, executor, "dodge_policy") \
@@ -261,6 +289,5 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         if procs is not None:
             procs.stop()
         executor.shutdown()
-        for node in nodes:
-            node.destroy_node()
+        destroy_nodes(nodes)
         rclpy.try_shutdown(context=context)
