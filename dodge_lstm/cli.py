@@ -94,7 +94,7 @@ def record_scores(args: argparse.Namespace, results: list) -> None:
     `reported` for the default scenario, `scenarios` per scenario), as `sweep --export-dir`
     writes them, so a shipped model carries its closed-loop scores."""
     from dodge_lstm.core.json_io import write_json
-    from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
+    from dodge_lstm.runtime.model_metadata import file_score, metadata_path_for, read_metadata
 
     path = metadata_path_for(args.policy)
     meta = read_metadata(path, model_path=args.policy)
@@ -103,17 +103,9 @@ def record_scores(args: argparse.Namespace, results: list) -> None:
         entry = {"seed": res.seed, "balls": res.balls,
                  "threat_dodge_rate": res.threat_dodge_rate,
                  "threat_dodge_ci95": res.threat_dodge_ci95, "dodge_rate": res.dodge_rate}
-        if res.scenario == "default" and not _overridden(args):
-            scores["reported"] = entry
-        else:
-            scores.setdefault("scenarios", {})[res.scenario] = entry
+        file_score(scores, res.scenario, entry)  # res.scenario: the name with any overrides
     meta["scores"] = scores
     write_json(path, meta)
-
-
-def _overridden(args: argparse.Namespace) -> bool:
-    return any(getattr(args, k) is not None for k in
-               ("targeting", "num_balls", "speed_min", "speed_max", "distance"))
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
@@ -218,7 +210,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
               out_dir=args.out, config=cfg, eval_balls=args.eval_balls,
               eval_seed=args.eval_seed, selection_seed=args.selection_seed,
               address=args.address, num_cpus=args.num_cpus,
-              cpus_per_trial=args.cpus_per_trial, export_dir=args.export_dir)
+              cpus_per_trial=args.cpus_per_trial, export_dir=args.export_dir,
+              scenario=_scenario(args))
     return 0
 
 
@@ -374,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_config_args(p, skip=SWEEP_GRID)
     p.add_argument("--eval-balls", type=positive_int, default=2000,
                    help="balls per closed-loop evaluation, selection and reported (default 2000)")
+    _spawn_args(p)  # how the evaluations throw balls: the objective's scenario
     p.add_argument("--selection-seed", type=int, default=1001,
                    help="evaluation seed that ranks each pair's seeds (default 1001)")
     p.add_argument("--eval-seed", type=int, default=7,

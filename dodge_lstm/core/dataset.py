@@ -236,7 +236,7 @@ def record_scenario(
     if len(parts) == 1:
         rec = record_expert(episodes, seed, episode_s, spawn_cfg=parts[0], num_slots=num_slots,
                             progress=progress, driver=driver, expert_share=expert_share)
-        rec.meta["scenario"] = scenario.name
+        rec.meta["scenario"] = scenario.key  # with any overrides: what was recorded
         return rec
     shares = np.full(len(parts), max(1, episodes // len(parts)))
     shares[: max(0, episodes - int(shares.sum()))] += 1
@@ -246,7 +246,7 @@ def record_scenario(
             for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)),
                                   disable=not progress, unit="setting", desc=scenario.name)]
     rec = Recording.concat(recs)
-    rec.meta = recs[0].meta | {"scenario": scenario.name, "episodes": int(shares.sum()),
+    rec.meta = recs[0].meta | {"scenario": scenario.key, "episodes": int(shares.sum()),
                                "targeting": "mixed", "num_balls": None, "seed": seed,
                                "components": len(parts)}
     return rec

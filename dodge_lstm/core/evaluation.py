@@ -189,7 +189,7 @@ def evaluate_scenario(
     parts = scenario.components
     if len(parts) == 1:
         res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress)
-        res.scenario = scenario.name
+        res.scenario = scenario.key
         return res
     if balls < len(parts):
         raise ValueError(f"scenario {scenario.name!r} has {len(parts)} components: evaluate "
@@ -212,7 +212,7 @@ def evaluate_scenario(
         policy=policy.name, balls=tally.balls, hits=tally.hits,
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits, seed=seed,
         targeting="mixed", num_balls=max(c.num_balls for c in parts), arenas=arenas,
-        sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.name,
+        sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.key,
     )
 
 

@@ -31,6 +31,14 @@ class Scenario:
     name: str
     description: str
     components: tuple[SpawnConfig, ...]
+    overrides: str = ""
+    """The settings changed from the preset `name`, as `k=v, ...`; empty for the preset."""
+
+    @property
+    def key(self) -> str:
+        """What a result is filed under: the name, with the overrides if any (`fast` measured
+        at up to 9 m/s must not pass for `fast`)."""
+        return f"{self.name} ({self.overrides})" if self.overrides else self.name
 
     def with_overrides(self, **changes: Any) -> Scenario:
         """Every component with `changes` applied (None values are ignored), validated."""
@@ -42,7 +50,8 @@ class Scenario:
             raise ValueError(f"not spawner settings: {sorted(unknown)}")
         parts = tuple(dataclasses.replace(c, **changes).validate() for c in self.components)
         desc = ", ".join(f"{k}={v}" for k, v in sorted(changes.items()))
-        return Scenario(self.name, f"{self.description} ({desc})", parts)
+        overrides = f"{self.overrides}, {desc}" if self.overrides else desc
+        return Scenario(self.name, f"{self.description} ({desc})", parts, overrides)
 
     @property
     def single(self) -> SpawnConfig:

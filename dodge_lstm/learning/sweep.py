@@ -23,6 +23,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from dodge_lstm.core.scenarios import SCENARIOS, Scenario
 from dodge_lstm.learning.dagger import SELECTION_SEED
 from dodge_lstm.learning.ray_cluster import limit_threads
 from dodge_lstm.learning.sweep_report import (
@@ -80,7 +81,7 @@ def _trial(config: dict[str, Any], job: dict[str, Any]) -> None:
 
     from ray import tune
 
-    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.core.evaluation import evaluate_scenario
     from dodge_lstm.core.json_io import write_json
     from dodge_lstm.runtime.learned_policy import LearnedPolicy
 
@@ -112,8 +113,8 @@ def _trial(config: dict[str, Any], job: dict[str, Any]) -> None:
             rep = convert(work, tflite, check_windows=check_windows_for(work, Path(job["data"])))
             metrics.update(convert_seconds=rep.seconds, convert_max_abs_err=rep.max_abs_err)
             stage = "evaluate"
-            ev = evaluate(LearnedPolicy(tflite), job["eval_balls"], seed=job["selection_seed"],
-                          arenas=ARENAS)
+            ev = evaluate_scenario(LearnedPolicy(tflite), job["scenario"], job["eval_balls"],
+                                   seed=job["selection_seed"], arenas=ARENAS)
             lo, hi = ev.threat_dodge_ci95
             metrics.update({
                 OBJECTIVE: ev.threat_dodge_rate, "threat_dodge_ci95_low": lo,
@@ -230,9 +231,10 @@ def best_seeds(trials: list[dict[str, Any]], timesteps: Sequence[int],
     return rows
 
 
-def _report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int) -> dict[str, Any]:
+def _report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int,
+                 scenario: Scenario) -> dict[str, Any]:
     """The pair's kept model, once, on the reported seed (fields of a sweep row)."""
-    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.core.evaluation import evaluate_scenario
     from dodge_lstm.runtime.learned_policy import LearnedPolicy
 
     out: dict[str, Any] = dict.fromkeys(
@@ -242,7 +244,8 @@ def _report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int) -> dict[s
     if row["error"] is not None:
         return out
     try:
-        ev = evaluate(LearnedPolicy(row["tflite"]), eval_balls, seed=eval_seed, arenas=ARENAS)
+        ev = evaluate_scenario(LearnedPolicy(row["tflite"]), scenario, eval_balls,
+                               seed=eval_seed, arenas=ARENAS)
     except Exception as exc:
         return out | {"error": f"report evaluation: {type(exc).__name__}: {exc}"}
     return out | {
@@ -253,16 +256,16 @@ def _report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int) -> dict[s
     }
 
 
-def _baselines(eval_balls: int, eval_seed: int) -> dict[str, dict[str, Any]]:
+def _baselines(eval_balls: int, eval_seed: int, scenario: Scenario) -> dict[str, dict[str, Any]]:
     """Expert (the teacher) and stationary (no dodging) under the reported evaluate settings."""
-    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.core.evaluation import evaluate_scenario
     from dodge_lstm.runtime.learned_policy import make_policy
 
     out: dict[str, dict[str, Any]] = {}
     for name in ("expert", "stationary"):
         try:
-            out[name] = asdict(evaluate(make_policy(name), eval_balls, seed=eval_seed,
-                                        arenas=ARENAS))
+            out[name] = asdict(evaluate_scenario(make_policy(name), scenario, eval_balls,
+                                                 seed=eval_seed, arenas=ARENAS))
         except Exception as exc:  # a reference number must not cost the sweep
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return out
@@ -273,27 +276,29 @@ def _export(row: dict[str, Any], export_dir: Path, settings: dict[str, Any]) -> 
     import json
 
     from dodge_lstm.core.json_io import write_json
-    from dodge_lstm.runtime.model_metadata import metadata_path_for
+    from dodge_lstm.runtime.model_metadata import file_score, metadata_path_for
 
     dest = export_dir / f"lstm_t{row['timesteps']}_u{row['units']}.tflite"
     src = Path(row["tflite"])
     meta = json.loads(metadata_path_for(src).read_text(encoding="utf-8"))
-    meta["scores"] = {
+    scores: dict[str, Any] = {
         "metric": "threat_dodge_rate",
         "arenas": ARENAS,
         "selection": {"seed": settings["selection_seed"], "balls": settings["eval_balls"],
+                      "scenario": settings["scenario"],
                       "threat_dodge_rate": row["selection_threat_dodge_rate"],
                       "threat_dodge_ci95": row["selection_threat_dodge_ci95"]},
-        "reported": {"seed": settings["eval_seed"], "balls": row["balls"],
-                     "threat_dodge_rate": row["threat_dodge_rate"],
-                     "threat_dodge_ci95": row["threat_dodge_ci95"],
-                     "dodge_rate": row["dodge_rate"]},
         "seed": row["seed"],
         "seeds_tried": row["seeds"],
         "train_config": {f.name: settings[f.name] for f in fields(TrainConfig)},
         "sweep": {"data_sha256": settings["data_sha256"], "timesteps": settings["timesteps"],
                   "units": settings["units"], "package_version": settings["package_version"]},
     }
+    file_score(scores, settings["scenario"], {
+        "seed": settings["eval_seed"], "balls": row["balls"],
+        "threat_dodge_rate": row["threat_dodge_rate"],
+        "threat_dodge_ci95": row["threat_dodge_ci95"], "dodge_rate": row["dodge_rate"]})
+    meta["scores"] = scores
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
     write_json(metadata_path_for(dest), meta)
@@ -368,6 +373,7 @@ def run_sweep(
     num_cpus: int | None = None,
     cpus_per_trial: int = 1,
     export_dir: str | Path | None = None,
+    scenario: Scenario | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every (timesteps, units, seed) as a Ray Tune trial; keep each pair's best seed.
@@ -382,6 +388,10 @@ def run_sweep(
     `lstm_t{N}_u{U}.tflite` with its JSON, which gains `scores`. Returns the pair rows in grid
     order (timesteps-major).
 
+    Every evaluation (selection, reported, the expert and stationary baselines) throws balls
+    as `scenario` does (default: the `default` scenario, the 2020 setting): a sweep for a
+    model meant for a mixture is ranked on that mixture.
+
     Each trial trains with `config` with its timesteps, units and seed replaced by the
     trial's; `sweep.json` settings hold every `config` field, `timesteps`, `units` and `seed`
     being the grid. `address` None starts a local Ray with `num_cpus` CPUs (default all);
@@ -395,6 +405,7 @@ def run_sweep(
     from dodge_lstm.learning.ray_cluster import ray_session
 
     t_start = time.perf_counter()
+    scenario = scenario or SCENARIOS["default"]
     data = Path(data).resolve()  # trials run elsewhere (another cwd, maybe another node)
     if not data.is_file():
         raise FileNotFoundError(f"no dataset {data}; create one with `dodge-lstm dataset`")
@@ -427,6 +438,7 @@ def run_sweep(
         "num_features": num_features, **asdict(config), "timesteps": ts, "units": us,
         "seed": ss, "eval_balls": eval_balls, "eval_seed": eval_seed,
         "selection_seed": selection_seed, "arenas": ARENAS, "objective": OBJECTIVE,
+        "scenario": scenario.key, "scenario_description": scenario.description,
         "cpus_per_trial": cpus_per_trial, "trials": len(ts) * len(us) * len(ss),
         "ray_address": address, "storage": str(out / EXPERIMENT),
         "package_version": __version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -459,7 +471,8 @@ def run_sweep(
             raise ValueError(f"cpus_per_trial={cpus_per_trial} but the Ray cluster has "
                              f"{session.cluster_cpus:g} CPUs: no trial could ever start")
         job = {"data": str(data), "config": asdict(config), "cpus_per_trial": cpus_per_trial,
-               "eval_balls": eval_balls, "selection_seed": selection_seed}
+               "eval_balls": eval_balls, "selection_seed": selection_seed,
+               "scenario": scenario}
         trainable = tune.with_resources(tune.with_parameters(_trial, job=job),
                                         {"cpu": cpus_per_trial})
         # Through Ray Client, Tune's loop (callbacks included) runs on the head: the tables
@@ -497,10 +510,10 @@ def run_sweep(
         trials[(t, u, s)] = _trial_row({"timesteps": t, "units": u, "seed": s}, {},
                                        checkpoint=None, trial_dir=None,
                                        error="no result from Ray", num_features=num_features)
-    baselines.update(_baselines(eval_balls, eval_seed))
+    baselines.update(_baselines(eval_balls, eval_seed, scenario))
     kept = best_seeds(ordered_trials(), ts, us)
     for row in tqdm(kept, desc="report eval", unit="model", disable=not progress):
-        row.update(_report_eval(row, eval_balls, eval_seed), export=None)
+        row.update(_report_eval(row, eval_balls, eval_seed, scenario), export=None)
         if export_dir is not None and row["error"] is None:
             row["export"] = str(_export(row, Path(export_dir), settings))
         rows.append(row)

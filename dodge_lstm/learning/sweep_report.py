@@ -225,7 +225,8 @@ def markdown(
         "",
         f"Every (timesteps, units, seed) is a Ray Tune trial whose objective is the closed-loop "
         f"threat dodge rate of its converted `.tflite` in `evaluate(..., {s['eval_balls']} "
-        f"balls, seed={s['selection_seed']}, arenas={s['arenas']})` (*selection*). Each pair "
+        f"balls, seed={s['selection_seed']}, arenas={s['arenas']})` on the "
+        f"`{s.get('scenario', 'default')}` scenario (*selection*). Each pair "
         f"keeps its best seed by that score, and only that model is evaluated on the reported "
         f"seed {s['eval_seed']} (*threat dodge*, same size). *Threat dodge* = share of the "
         f"balls that would hit a robot standing still that the policy avoided (Wilson 95% CI); "

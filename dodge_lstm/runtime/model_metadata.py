@@ -123,6 +123,19 @@ def read_metadata(path: str | Path, *, model_path: str | Path | None = None) -> 
     return meta
 
 
+REPORTED_SCENARIO = "default"
+"""The scenario whose reported-seed score is `scores["reported"]`, the model's headline."""
+
+
+def file_score(scores: dict[str, Any], scenario_key: str, entry: dict[str, Any]) -> None:
+    """Put one reported-seed result into a model's `scores`: the `default` scenario's is
+    `reported`, every other (a preset, or one with overrides, e.g. `fast (speed_max=9.0)`)
+    goes to `scenarios[key]`. `eval --write-scores` and `sweep --export-dir` both file here."""
+    if scenario_key == REPORTED_SCENARIO:
+        scores["reported"] = entry
+    else:
+        scores.setdefault("scenarios", {})[scenario_key] = entry
+
 
 def write_metadata(path: str | Path, **fields: Any) -> dict[str, Any]:
     """Write the `dodge_lstm.model/1` JSON (DESIGN.md) and return it; raises ValueError if invalid.

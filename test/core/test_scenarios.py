@@ -113,6 +113,15 @@ def test_eval_cli_scenario_list_is_one_table() -> None:
     assert bad.returncode == 2 and "unknown scenario 'windy'" in bad.stderr
 
 
+def test_a_scenario_with_overrides_is_filed_under_its_overrides() -> None:
+    """`key` names what was measured: the preset's name alone only for the preset itself."""
+    fast = SCENARIOS["fast"]
+    assert fast.key == "fast" and fast.with_overrides(speed_max=None) is fast
+    faster = fast.with_overrides(speed_max=9.0)
+    assert faster.key == "fast (speed_max=9.0)" and faster.name == "fast"
+    assert faster.with_overrides(num_balls=3).key == "fast (speed_max=9.0, num_balls=3)"
+
+
 def test_every_preset_is_documented_in_help() -> None:
     out = subprocess.run([sys.executable, "-m", "dodge_lstm.cli", "eval", "--help"],
                          capture_output=True, text=True, check=True, timeout=60).stdout
@@ -139,6 +148,20 @@ def test_eval_write_scores_records_the_measured_rates(tmp_path) -> None:
     assert scores["reported"]["seed"] == 3 and scores["reported"]["balls"] == 120
     assert scores["scenarios"]["fast"]["threat_dodge_ci95"] == \
         printed["fast"]["threat_dodge_ci95"]
+    # The same scenarios with an override are other conditions: filed under their own keys,
+    # they must not overwrite the presets' scores (the bug: `fast` measured at up to 6 m/s
+    # replaced the `fast` score, and an overridden `default` was filed as a scenario "default").
+    out = subprocess.run(
+        [sys.executable, "-m", "dodge_lstm.cli", "eval", "--policy", str(model), "--balls",
+         "120", "--seed", "3", "--scenario", "default,fast", "--speed-max", "6", "--json",
+         "--write-scores"], capture_output=True, text=True, check=True, timeout=120)
+    changed = {r["scenario"]: r for r in json.loads(out.stdout)}
+    assert set(changed) == {"default (speed_max=6.0)", "fast (speed_max=6.0)"}
+    again = json.loads((tmp_path / "m.json").read_text())["scores"]
+    assert again["reported"] == scores["reported"]
+    assert again["scenarios"]["fast"] == scores["scenarios"]["fast"]
+    for key, res in changed.items():
+        assert again["scenarios"][key]["threat_dodge_rate"] == res["threat_dodge_rate"]
     bad = subprocess.run([sys.executable, "-m", "dodge_lstm.cli", "eval", "--policy", "expert",
                           "--balls", "10", "--write-scores"],
                          capture_output=True, text=True, timeout=60)

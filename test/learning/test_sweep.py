@@ -27,9 +27,10 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     pytest.importorskip("tensorflow")
     pytest.importorskip("ray.tune")
     from dodge_lstm.core.dataset import record_expert
-    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.core.evaluation import evaluate, evaluate_scenario
+    from dodge_lstm.core.scenarios import SCENARIOS
     from dodge_lstm.learning.sweep import EXPERIMENT, run_sweep
-    from dodge_lstm.runtime.learned_policy import LearnedPolicy
+    from dodge_lstm.runtime.learned_policy import LearnedPolicy, make_policy
     from dodge_lstm.runtime.model_metadata import read_metadata
 
     data = record_expert(8, seed=1, episode_s=6).save(tmp_path / "tiny.npz")  # 60-row episodes
@@ -38,9 +39,12 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     cfg = TrainConfig(epochs=2, batch_size=64, patience=3, eval_fraction=0.25,
                       learning_rate=5e-3)
     balls = 30
+    # Every evaluation throws balls as the sweep's scenario says (here `fast` with an override,
+    # so its scores are filed under "fast (speed_max=6.5)", not as the 2020 setting's).
+    fast = SCENARIOS["fast"].with_overrides(speed_max=6.5)
     rows = run_sweep(data=data, timesteps=[1, 2], units=[2], seeds=[3], out_dir=out,
                      config=cfg, eval_balls=balls, selection_seed=1001, eval_seed=7,
-                     num_cpus=2, export_dir=export, progress=False)
+                     num_cpus=2, export_dir=export, scenario=fast, progress=False)
 
     for name in ("results.csv", "trials.csv", "results.md", "loss_curves.png",
                  "dodge_heatmap.png", "sweep.json"):
@@ -72,10 +76,13 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
                                                         seed=3))
 
     # The objective Tune recorded is the closed-loop threat dodge rate of the converted model
-    # on the selection seed (not a loss): a fresh evaluation of the exported file repeats it.
+    # on the selection seed and the sweep's scenario (not a loss, not the default scenario): a
+    # fresh evaluation of the exported file repeats it.
     r1 = rows[0]
     tflite = export / "lstm_t1_u2.tflite"
-    fresh = evaluate(LearnedPolicy(tflite), balls, seed=1001, arenas=64)
+    fresh = evaluate_scenario(LearnedPolicy(tflite), fast, balls, seed=1001, arenas=64)
+    default = evaluate(LearnedPolicy(tflite), balls, seed=1001, arenas=64)
+    assert (default.threat_balls, default.hits) != (fresh.threat_balls, fresh.hits)
     tune_result = json.loads((out / EXPERIMENT / "t1_u2_s3" / "result.json")
                              .read_text().splitlines()[-1])
     assert tune_result["threat_dodge_rate"] == fresh.threat_dodge_rate
@@ -85,7 +92,7 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     t1 = doc["trials"][0]
     assert (t1["threat_balls"], t1["threat_hits"]) == (fresh.threat_balls, fresh.threat_hits)
     # ... and the reported score is the same model on the untouched seed, whose balls differ.
-    reported = evaluate(LearnedPolicy(tflite), balls, seed=7, arenas=64)
+    reported = evaluate_scenario(LearnedPolicy(tflite), fast, balls, seed=7, arenas=64)
     assert r1["threat_dodge_rate"] == reported.threat_dodge_rate
     assert (r1["threat_balls"], r1["hits"]) == (reported.threat_balls, reported.hits)
     assert (fresh.threat_balls, fresh.hits) != (reported.threat_balls, reported.hits)
@@ -93,12 +100,14 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     # The exported model carries its scores, equal to sweep.json's.
     meta = read_metadata(tflite.with_suffix(".json"), model_path=tflite)
     scores = meta["scores"]
-    assert scores["selection"] == {"seed": 1001, "balls": balls,
+    assert scores["selection"] == {"seed": 1001, "balls": balls, "scenario": fast.key,
                                    "threat_dodge_rate": r1["selection_threat_dodge_rate"],
                                    "threat_dodge_ci95": r1["selection_threat_dodge_ci95"]}
-    assert scores["reported"]["seed"] == 7 and scores["reported"]["balls"] == balls
-    assert scores["reported"]["threat_dodge_rate"] == doc["rows"][0]["threat_dodge_rate"]
-    assert scores["reported"]["threat_dodge_ci95"] == doc["rows"][0]["threat_dodge_ci95"]
+    assert "reported" not in scores  # that key is the default scenario's, not measured here
+    mine = scores["scenarios"]["fast (speed_max=6.5)"]
+    assert mine["seed"] == 7 and mine["balls"] == balls
+    assert mine["threat_dodge_rate"] == doc["rows"][0]["threat_dodge_rate"]
+    assert mine["threat_dodge_ci95"] == doc["rows"][0]["threat_dodge_ci95"]
     assert scores["seed"] == 3 and scores["seeds_tried"] == [3]
     assert scores["train_config"] == asdict(cfg) | {"timesteps": [1, 2], "units": [2],
                                                     "seed": [3]}
@@ -109,7 +118,9 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     assert {f.name: settings[f.name] for f in fields(TrainConfig)} == scores["train_config"]
     md = (out / "results.md").read_text()
     assert "patience 3" in md and "25% eval split of 30 s segments" in md and "seeds 3." in md
-    assert "expert" in md and "stationary" in md
+    assert "expert" in md and "stationary" in md and "`fast (speed_max=6.5)` scenario" in md
+    expert = evaluate_scenario(make_policy("expert"), fast, balls, seed=7, arenas=64)
+    assert doc["baselines"]["expert"]["threat_balls"] == expert.threat_balls
     with (out / "trials.csv").open(newline="") as fh:
         assert [r["timesteps"] for r in csv.DictReader(fh)] == ["1", "2"]
 
