@@ -296,6 +296,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
+    from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED
+
     parser = argparse.ArgumentParser(prog="dodge-lstm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -305,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default expert)")
     p.add_argument("--balls", type=positive_int, default=2000,
                    help="balls to resolve (default 2000)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--seed", type=int, default=REPORTED_SEED,
+                   help=f"random seed (default {REPORTED_SEED}, the one results are reported on)")
     p.add_argument("--arenas", type=positive_int, default=64,
                    help="parallel arenas (default 64)")
     p.add_argument("--timesteps", type=positive_int, default=None,
@@ -368,10 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-balls", type=positive_int, default=2000,
                    help="balls per closed-loop evaluation, selection and reported (default 2000)")
     _spawn_args(p)  # how the evaluations throw balls: the objective's scenario
-    p.add_argument("--selection-seed", type=int, default=1001,
-                   help="evaluation seed that ranks each pair's seeds (default 1001)")
-    p.add_argument("--eval-seed", type=int, default=7,
-                   help="reported evaluation seed, seen by no choice (default 7)")
+    p.add_argument("--selection-seed", type=int, default=SELECTION_SEED,
+                   help=f"evaluation seed that ranks each pair's seeds (default {SELECTION_SEED})")
+    p.add_argument("--eval-seed", type=int, default=REPORTED_SEED,
+                   help=f"reported evaluation seed, seen by no choice (default {REPORTED_SEED})")
     p.add_argument("--address", default=None,
                    help="Ray cluster to run on: auto (`ray start` on this node), HEAD:6379 "
                         "or ray://HEAD:10001 (default: a private local Ray instance)")

@@ -19,6 +19,13 @@ from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.scenarios import Scenario
 
+SELECTION_SEED = 1001
+"""Seed of the closed-loop evaluations that choose (a DAgger round, a sweep pair's training
+seed, a default-model candidate); never a reported number."""
+REPORTED_SEED = 7
+"""Seed of every reported closed-loop number (README tables, `scores.reported`): no choice
+ever saw it."""
+
 
 class Policy(Protocol):
     """Anything that maps an arena's state to `linear.x` commands."""

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from dodge_lstm.core.dataset import Recording, record_scenario
-from dodge_lstm.core.evaluation import evaluate_scenario
+from dodge_lstm.core.evaluation import SELECTION_SEED, evaluate_scenario
 from dodge_lstm.core.json_io import write_json
 from dodge_lstm.core.scenarios import Scenario, scenario
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
-
-SELECTION_SEED = 1001
-"""Seed of the closed-loop evaluation that picks the round (never the reported seed 7)."""
 
 
 @dataclass

@@ -26,16 +26,14 @@ from typing import Any
 
 from dodge_lstm.bags.bag_dataset import recording_from_bags
 from dodge_lstm.core.dataset import Recording, record_expert
-from dodge_lstm.core.evaluation import EvalResult, evaluate
+from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED, EvalResult, evaluate
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.json_io import write_json
-from dodge_lstm.learning.dagger import SELECTION_SEED, train_round
+from dodge_lstm.learning.dagger import train_round
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.viz.dagger_plot import plot_dagger_curves
 
-REPORT_SEED = 7
-"""The reported evaluation seed (the README's)."""
 LABEL_TOPIC = "expert/cmd_vel"
 """Where the shadow expert answers."""
 
@@ -100,7 +98,7 @@ def _train_round(parts: list[Recording], rdir: Path, config: TrainConfig,
 def _score(model: Path, config: TrainConfig, balls: int) -> tuple[EvalResult, EvalResult]:
     policy = LearnedPolicy(model, timesteps=config.timesteps)
     return (evaluate(policy, balls, seed=SELECTION_SEED, arenas=64),
-            evaluate(policy, balls, seed=REPORT_SEED, arenas=64))
+            evaluate(policy, balls, seed=REPORTED_SEED, arenas=64))
 
 
 def run_ros_dagger(
@@ -176,13 +174,13 @@ def run_ros_dagger(
             log(f"arena round {r}: {total:g} min, {rows} rows, threat dodge "
                 f"{rep.threat_dodge_rate:.1%} (selection {sel.threat_dodge_rate:.1%})")
 
-    expert = evaluate(ExpertPolicy(), balls, seed=REPORT_SEED, arenas=64)
+    expert = evaluate(ExpertPolicy(), balls, seed=REPORTED_SEED, arenas=64)
     rows = [asdict(x) for x in results]
     plot_dagger_curves(out_dir / "dagger_curves.png", rows, expert.threat_dodge_rate)
     write_json(out_dir / "ros_dagger.json", {
         "rounds": rows, "minutes_per_round": minutes,
         "initial_minutes": initial_minutes, "seed": seed, "balls": balls,
-        "selection_seed": SELECTION_SEED, "report_seed": REPORT_SEED,
+        "selection_seed": SELECTION_SEED, "report_seed": REPORTED_SEED,
         "expert_threat_dodge_rate": expert.threat_dodge_rate,
         "train_config": asdict(config)})
     return results

@@ -23,8 +23,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED
 from dodge_lstm.core.scenarios import SCENARIOS, Scenario
-from dodge_lstm.learning.dagger import SELECTION_SEED
 from dodge_lstm.learning.ray_cluster import limit_threads
 from dodge_lstm.learning.sweep_report import (
     SWEEP_FORMAT,
@@ -367,7 +367,7 @@ def run_sweep(
     config: TrainConfig,
     seeds: Sequence[int] = (0,),
     eval_balls: int = 2000,
-    eval_seed: int = 7,
+    eval_seed: int = REPORTED_SEED,
     selection_seed: int = SELECTION_SEED,
     address: str | None = None,
     num_cpus: int | None = None,
