@@ -10,6 +10,8 @@ be silently ignored is never accepted.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
 from typing import Any, TypeVar
@@ -21,6 +23,25 @@ from rclpy.parameter import Parameter
 from dodge_lstm.core.config import field_docs
 
 T = TypeVar("T")
+
+
+def destroyed_if_refused(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a node's `__init__`: if it raises once the rcl node exists (a parameter of the
+    wrong type in a params file, a value out of range), destroy the node, then let the error go.
+
+    A half-made node is otherwise on the ROS graph for as long as anything holds it, and
+    whoever keeps the traceback (a test, a notebook, an in-process bringup reporting the error)
+    holds it: another bringup's graph guard would take it for a running graph.
+    """
+    @functools.wraps(init)
+    def wrapped(self: Node, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except BaseException:
+            with contextlib.suppress(AttributeError):  # Node.__init__ failed: nothing to free
+                self.destroy_node()
+            raise
+    return wrapped
 
 
 AT_START = "read-only: read once at start-up; restart the node to change it"

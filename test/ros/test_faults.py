@@ -37,7 +37,9 @@ from geometry_msgs.msg import Twist  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from rclpy.context import Context  # noqa: E402
+from rclpy.exceptions import InvalidHandle  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from ros_helpers import spin_until  # noqa: E402
@@ -512,8 +514,9 @@ def test_the_guard_looks_only_at_the_graph_nodes_in_its_namespace(ros_context):
 
 
 def test_a_graph_this_process_ran_before_is_no_other_graph(ros_context):
-    """rclpy keeps a destroyed LifecycleNode in the graph until it is garbage collected: a
-    second `run_sim` in one process (the tests, a notebook) must still start."""
+    """A second `run_sim` in one process (the tests, a notebook) must start. The policy is a
+    LifecycleNode, which rclpy would keep on the graph after destroy_node() until a garbage
+    collection; nothing collects here."""
     import gc
 
     gc.disable()  # no collection by chance between the two steps
@@ -529,33 +532,90 @@ def test_a_graph_this_process_ran_before_is_no_other_graph(ros_context):
         gc.enable()
 
 
-@pytest.mark.parametrize("how", ["finished", "refused half-way"])
+# Every node an in-process run makes, except ball_features: the feature node SIGKILLed by the
+# test above may still be listed (Fast DDS lease, ~20 s), and it is no LifecycleNode anyway.
+RUN_NODES = ("dodge_sim", "ball_spawner", "dodge_policy", "dodge_markers", "dodge_monitor",
+             "dodge_bringup")
+
+
+@pytest.mark.parametrize("how", ["finished", "markers refused", "policy refused"])
 def test_a_run_leaves_no_graph_node_on_the_domain(ros_context, tmp_path, how):
     """After run_sim returns (or raises), another process must not see its nodes: the CI run
-    that had a subprocess `dodge-lstm sim` refused as "a second graph" by the uncollected
-    DodgePolicy of an earlier in-process run. The probe stands for that other process (its own
-    context, so its own DDS participant); it does not collect garbage, the run must.
+    that had a subprocess `dodge-lstm sim` refused as "a second graph" by an in-process run's
+    DodgePolicy, kept alive by a callback the executor had queued. The probe stands for that
+    other process (its own context, so its own DDS participant); nothing here collects
+    garbage, so only what the run itself frees can leave the graph.
 
-    "refused half-way": the markers node refuses a string for `lifetime` after the policy node
-    (a LifecycleNode, the one rclpy keeps alive in cycles) exists; the policy must go too."""
-    gc.disable()  # the run, not a collection by chance, must take its nodes off the graph
+    "markers refused": the markers node refuses a string for `lifetime` after the policy node
+    (a LifecycleNode, whose rcl node rclpy leaves to the garbage collector) exists; the policy
+    must go too, and the half-made markers node. "policy refused": the policy itself is the
+    half-made node. Both keep the traceback, as a notebook does: its frames hold what was made.
+    """
+    gc.collect()  # what earlier tests left is not this run's
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Node)}
+    gc.disable()
     try:
         if how == "finished":
             run_sim(SimOptions(duration=1.0, policy="lstm", lockstep=True))
         else:
+            node, name, value = (("dodge_markers", "lifetime", "long") if how == "markers refused"
+                                 else ("dodge_policy", "rate_hz", "fast"))
             params = tmp_path / "params.yaml"
-            params.write_text("dodge_markers:\n  ros__parameters:\n    lifetime: long\n")
-            # Kept, as a notebook keeps the last traceback: its frames hold what was made.
-            with pytest.raises(ValueError, match="lifetime") as refused:
+            params.write_text(f"{node}:\n  ros__parameters:\n    {name}: {value}\n")
+            with pytest.raises(ValueError, match=name) as refused:
                 run_sim(SimOptions(duration=1.0, policy="lstm", params_file=str(params)))
             assert refused.traceback
+        # A node object may outlive the run (a traceback holds it) but must be destroyed.
+        undestroyed = [o.get_name() for o in gc.get_objects()
+                       if isinstance(o, Node) and id(o) not in before and _has_handle(o)]
+        assert undestroyed == [], f"run_sim left nodes undestroyed: {undestroyed}"
         probe = rclpy.create_node("dodge_probe", context=ros_context)
         seen: list[str] = []
         deadline = time.monotonic() + 2.0  # Fast DDS discovers a live local participant in ~0.1 s
         while time.monotonic() < deadline:
-            seen += graph_guard.graph_nodes_seen(probe)
+            seen += graph_guard.graph_nodes_seen(probe, RUN_NODES)
             time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
         probe.destroy_node()
         assert seen == [], f"{sorted(set(seen))} still on the domain after run_sim returned"
     finally:
         gc.enable()
+
+
+def _has_handle(node: Node) -> bool:
+    """False once destroy_node() has been called on `node` (its handle refuses every use)."""
+    try:
+        node.get_name()
+    except InvalidHandle:
+        return False
+    return True
+
+
+def test_a_node_refusing_its_parameters_leaves_nothing_on_the_graph(ros_context):
+    """A constructor that raises after its rcl node exists (a wrong type for a declared
+    parameter) must take the node off the graph, even while its caller keeps the traceback and
+    the context lives on (a notebook, this test): the half-made node is no running graph."""
+    from dodge_lstm.ros.nodes.expert_node import ExpertDriver
+    from dodge_lstm.ros.nodes.features_node import BallFeatures
+    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
+    from dodge_lstm.ros.nodes.recorder_node import RecorderNode
+
+    refusals = [(DodgeSim, "real_time_factor", "x"), (BallSpawner, "seed", "x"),
+                (BallFeatures, "timesteps", "x"), (DodgePolicy, "rate_hz", "x"),
+                (ExpertDriver, "stamped", "x"), (DodgeMarkers, "lifetime", "x"),
+                (RecorderNode, "output_dir", 5)]
+    kept = []  # the tracebacks, with the half-made nodes in their frames
+    for cls, name, value in refusals:
+        with pytest.raises(Exception, match=name) as refused:
+            cls(context=ros_context, parameter_overrides=[Parameter(name, value=value)])
+        kept.append(refused)
+    names = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "expert_driver",
+             "dodge_markers", "dodge_recorder")
+    probe = rclpy.create_node("dodge_probe", context=ros_context)
+    seen: list[str] = []
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        seen += graph_guard.graph_nodes_seen(probe, names)
+        time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
+    probe.destroy_node()
+    assert len(kept) == len(refusals)
+    assert seen == [], f"half-made {sorted(set(seen))} still on the graph"

@@ -69,11 +69,11 @@ def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
 
 
 def destroy_nodes(nodes: list[Node]) -> None:
-    """Destroy `nodes` and collect them, so none is on the ROS graph once this returns.
+    """Destroy `nodes`, which takes each off the ROS graph at once, then collect them.
 
-    rclpy's LifecycleNode sits in reference cycles: after destroy_node() its rcl node, hence
-    its name on the domain, lives on until the garbage collector runs, and another process's
-    graph guard would see this process's finished run as a second graph until then.
+    rclpy nodes sit in reference cycles (callbacks are their bound methods): the collection
+    frees the graph's memory (models, ring buffers, bag writers) now rather than at some later
+    full collection.
     """
     while nodes:
         nodes.pop().destroy_node()
@@ -223,6 +223,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     rclpy.init(args=args, context=context)
     nodes: list[Node] = []
     procs: NodeProcesses | None = None
+    policy: LifecycleClient | None = None
     executor = SingleThreadedExecutor(context=context)
     try:
         check_no_other_graph(context)  # before any graph node: refuse a second graph
@@ -289,5 +290,8 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         if procs is not None:
             procs.stop()
         executor.shutdown()
+        # shutdown() keeps the callbacks the executor had queued, each with its node: drop the
+        # executor, and the client that holds it, so the collection below frees the policy.
+        del executor, policy
         destroy_nodes(nodes)
         rclpy.try_shutdown(context=context)

@@ -50,9 +50,9 @@ def check_no_other_graph(context: Context, timeout_s: float | None = None,
     """
     timeout_s = DISCOVERY_S if timeout_s is None else timeout_s
     names = tuple(names)
-    # A graph this process ran before (an earlier run_sim, a test) is no other graph: rclpy's
-    # LifecycleNode keeps its rcl node, and so its DDS participant and its name in the graph,
-    # alive after destroy_node() and context shutdown until the garbage collector frees it.
+    # A graph this process ran before (an earlier run_sim, a test) is no other graph: a node
+    # dropped without destroy_node() keeps its rcl node, and so its name on the domain, until
+    # the garbage collector frees it.
     gc.collect()
     node = Node("dodge_graph_guard", context=context, enable_rosout=False,
                 start_parameter_services=False)

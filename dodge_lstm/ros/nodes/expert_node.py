@@ -25,7 +25,13 @@ from dodge_lstm.core.features import to_robot_frame
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.ros.messages import command_msg, command_type, msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import config_updater, declare, declare_config, live_parameters
+from dodge_lstm.ros.parameters import (
+    config_updater,
+    declare,
+    declare_config,
+    destroyed_if_refused,
+    live_parameters,
+)
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 # The ArenaConfig fields the expert plans with; declared from the dataclass (defaults, docs).
@@ -35,6 +41,7 @@ ARENA_FIELDS = ("robot_radius", "speed_limit", "accel_limit", "ball_radius")
 class ExpertDriver(Node):
     """Publishes the expert's `cmd_vel` for every robot state."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs) -> None:
         super().__init__("expert_driver", **kwargs)
         # Live: the planner reads them at every tick (a set is validated by ArenaConfig).

@@ -17,13 +17,14 @@ from dodge_lstm.core.feature_rows import FeatureRowBuilder
 from dodge_lstm.core.features import FeatureWindow
 from dodge_lstm.ros.messages import msg_to_outcome, window_to_msg
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare
+from dodge_lstm.ros.parameters import declare, destroyed_if_refused
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
 
 class BallFeatures(Node):
     """Ring buffer of the last `timesteps` feature rows."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs) -> None:
         super().__init__("ball_features", **kwargs)
         self.timesteps = declare(self, "timesteps", 5, "Rows per window (the LSTM's N)",

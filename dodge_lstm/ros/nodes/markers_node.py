@@ -33,7 +33,7 @@ from dodge_lstm.core import marker_scene as scene
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.ros.messages import msg_to_outcome, quaternion_from_yaw
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, declare_config
+from dodge_lstm.ros.parameters import declare, declare_config, destroyed_if_refused
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS
 
 # The physics parameters the drawing needs, declared from the dataclass (shared `/**` section).
@@ -97,6 +97,7 @@ def transform_from_odometry(msg: Odometry) -> TransformStamped:
 class DodgeMarkers(Node):
     """Publishes the scene on `markers` for every robot state (and `/tf` where it exists)."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("dodge_markers", **kwargs)
         cfg = declare_config(self, ArenaConfig(), names=ARENA_FIELDS)

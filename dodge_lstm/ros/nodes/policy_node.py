@@ -40,7 +40,7 @@ from dodge_lstm.core.rate_limit import TokenBucket
 from dodge_lstm.resources import model_for, models_dir
 from dodge_lstm.ros.messages import command_msg, command_type, msg_to_window
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, live_parameters
+from dodge_lstm.ros.parameters import declare, destroyed_if_refused, live_parameters
 from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
 
@@ -51,6 +51,7 @@ STEADY = Clock(clock_type=ClockType.STEADY_TIME)
 class DodgePolicy(LifecycleNode):
     """TFLite LSTM policy with a real lifecycle."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs) -> None:
         super().__init__("dodge_policy", **kwargs)
         next_configure = " (takes effect at the next configure)"
@@ -196,6 +197,13 @@ class DodgePolicy(LifecycleNode):
         self.window_sub = self.cmd_pub = self.diag_pub = None
         self.model = None
         self._forget_destroyed()
+
+    def destroy_node(self) -> None:
+        """Also free the lifecycle state machine, which holds the rcl node: rclpy leaves it to
+        the garbage collector, so `dodge_policy` would stay on the ROS graph after this call
+        until a collection, and another bringup's graph guard would see a running graph."""
+        super().destroy_node()
+        self._state_machine.destroy_when_not_in_use()
 
     def _forget_destroyed(self) -> None:
         """rclpy's callback groups keep a weak reference per entity ever added (ros2/rclpy#1356):

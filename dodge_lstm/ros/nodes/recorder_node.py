@@ -29,7 +29,7 @@ from std_srvs.srv import Trigger
 
 from dodge_lstm.bags import rosbag_io as bags
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, live_parameters
+from dodge_lstm.ros.parameters import declare, destroyed_if_refused, live_parameters
 from dodge_lstm.ros.recorder_qos import offered_qos, subscription_qos
 
 # What every graph publishes (expert, teleop and LSTM alike), so no run warns "never found";
@@ -76,8 +76,13 @@ def _check_bag_settings(changes: dict[str, Any]) -> None:
 class RecorderNode(Node):
     """Record a fixed set of topics, whatever their types, to rosbag2 bags on request."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs: Any) -> None:
         """Declare parameters, start discovery and, with ``autostart``, open the first bag."""
+        # Before anything can fail: destroy_node() (a refused parameter) closes the bag.
+        self._bag: bags.BagWriter | None = None
+        # Callbacks may run on an executor thread while main() or a test closes the bag.
+        self._lock = threading.Lock()
         super().__init__("dodge_recorder", **kwargs)
         declare(self, "topics", DEFAULT_TOPICS,
                 "Topics to record; relative names resolve in the node namespace",
@@ -95,9 +100,6 @@ class RecorderNode(Node):
         self._pending: set[str] = {self.resolve_topic_name(name) for name in names}
         self._topics: dict[str, _Topic] = {}
         self._counts: dict[str, TopicCounts] = {}
-        self._bag: bags.BagWriter | None = None
-        # Callbacks may run on an executor thread while main() or a test closes the bag.
-        self._lock = threading.Lock()
 
         self._start_srv = self.create_service(Trigger, "~/start", self._on_start)
         self._stop_srv = self.create_service(Trigger, "~/stop", self._on_stop)

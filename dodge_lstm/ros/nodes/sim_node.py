@@ -40,13 +40,14 @@ from dodge_lstm.ros.messages import (
     quaternion_from_yaw,
 )
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import declare, declare_config, live_parameters
+from dodge_lstm.ros.parameters import declare, declare_config, destroyed_if_refused, live_parameters
 from dodge_lstm.ros.qos import CMD_QOS, EVENT_QOS, STATE_QOS
 
 
 class DodgeSim(Node):
     """One robot, balls on request, swept collisions."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs) -> None:
         super().__init__("dodge_sim", **kwargs)
         self.cfg = declare_config(self, ArenaConfig(), why="read-only: the world's physics, "

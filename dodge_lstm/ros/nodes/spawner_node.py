@@ -23,13 +23,20 @@ from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.core.spawning import spawn_balls
 from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
-from dodge_lstm.ros.parameters import config_updater, declare, declare_config, live_parameters
+from dodge_lstm.ros.parameters import (
+    config_updater,
+    declare,
+    declare_config,
+    destroyed_if_refused,
+    live_parameters,
+)
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS
 
 
 class BallSpawner(Node):
     """Keeps `num_balls` balls in the air."""
 
+    @destroyed_if_refused
     def __init__(self, **kwargs) -> None:
         super().__init__("ball_spawner", **kwargs)
         self.cfg = declare_config(self, SpawnConfig(), read_only=False)
