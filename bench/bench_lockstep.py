@@ -16,13 +16,15 @@ import json
 import os
 from pathlib import Path
 
+from dodge_lstm.core.evaluation import REPORTED_SEED
+
 TARGET_SPEEDUP = 20.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--balls", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=REPORTED_SEED)
     parser.add_argument("--policy", choices=("lstm", "expert"), default="lstm")
     parser.add_argument("--out", type=Path, default=Path("bench/results/lockstep.json"))
     args = parser.parse_args()

@@ -139,3 +139,53 @@ def test_sim_scenario_flags_reach_the_spawner_and_the_model_shapes_the_features(
     node_commands(grid, tmp_path)
     features = yaml.safe_load((tmp_path / "ball_features.params.yaml").read_text())
     assert features["ball_features"]["ros__parameters"] == {"timesteps": 8, "num_slots": 2}
+
+
+CHILD = """
+import signal, sys, time
+log = open(sys.argv[1], "a")
+def on_int(*_):
+    log.write(f"{sys.argv[2]} sigint {time.monotonic()}\\n"); log.flush()
+    time.sleep(0.3)  # its last words
+    log.write(f"{sys.argv[2]} exit {time.monotonic()}\\n"); log.flush()
+    sys.exit(0)
+signal.signal(signal.SIGINT, on_int if sys.argv[2] != "dodge_markers" else signal.SIG_IGN)
+print("ready", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_processes_stop_one_at_a_time_the_recorder_last_and_a_hung_one_is_killed(tmp_path):
+    """All-at-once Ctrl-C (as ros2 launch) sometimes deadlocks a node in Fast DDS participant
+    deletion; `NodeProcesses.stop` Ctrl-Cs a node only once the one before has exited. Plain
+    Python children stand in for the nodes (the deadlock itself is rare: bench_shutdown.py
+    counts it); `dodge_markers` ignores Ctrl-C, as a hung node would, and must be killed
+    without holding up the others for more than the timeout."""
+    import itertools
+    import subprocess
+    import sys
+
+    from dodge_lstm.ros.bringup.processes import NodeProcesses
+
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    log = tmp_path / "events.log"
+    names = ["dodge_sim", "ball_spawner", "dodge_policy", "dodge_markers", "dodge_recorder"]
+    procs = NodeProcesses({n: [sys.executable, str(script), str(log), n] for n in names},
+                          tmp_path)
+    procs.procs = {n: subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+                   for n, cmd in procs.commands.items()}
+    for proc in procs.procs.values():
+        assert proc.stdout.readline().strip() == "ready"  # its handler is in place
+    codes = procs.stop(timeout_s=1.0)
+    assert list(codes) == names  # keyed in start order, whatever the stop order
+    assert codes["dodge_markers"] == -9 and all(
+        codes[n] == 0 for n in names if n != "dodge_markers")
+    events = [line.split() for line in log.read_text().splitlines()]
+    stopped = [name for name, what, _ in events if what == "sigint"]
+    assert stopped == ["dodge_policy", "ball_spawner", "dodge_sim", "dodge_recorder"]
+    times = {(name, what): float(t) for name, what, t in events}
+    for before, after in itertools.pairwise(stopped):
+        assert times[(after, "sigint")] >= times[(before, "exit")], (before, after)
+    assert procs.stop(timeout_s=1.0) == codes  # safe to call again

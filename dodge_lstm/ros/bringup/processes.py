@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,11 @@ from dodge_lstm.ros.bringup.options import (
     recorder_topics,
     ros_args,
 )
+
+RECORDER_NODE = "dodge_recorder"
+
+STOP_TIMEOUT_S = 10.0
+"""How long one node may take to exit after its Ctrl-C before it is killed [s]."""
 
 
 def node_commands(opts: SimOptions, params_dir: Path) -> dict[str, list[str]]:
@@ -66,7 +70,7 @@ def node_commands(opts: SimOptions, params_dir: Path) -> dict[str, list[str]]:
         recorder: dict[str, Any] = {"output_dir": opts.record}
         if (topics := recorder_topics(opts)) is not None:
             recorder["topics"] = topics
-        cmds["dodge_recorder"] = node("recorder_node", "dodge_recorder", recorder)
+        cmds[RECORDER_NODE] = node("recorder_node", RECORDER_NODE, recorder)
     return cmds
 
 
@@ -83,6 +87,9 @@ def rss_mb(pid: int | str = "self") -> float:
 
 class NodeProcesses:
     """The graph's nodes as child processes, each writing `<log_dir>/<node>.log`."""
+
+    one_at_a_time = True
+    """Stop nodes one at a time (see `stop`); False stops them all at once, as ros2 launch."""
 
     def __init__(self, commands: dict[str, list[str]], log_dir: Path) -> None:
         self.commands = commands
@@ -123,18 +130,38 @@ class NodeProcesses:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def stop(self, timeout_s: float = 10.0) -> dict[str, int]:
-        """Ctrl-C every node (they publish their last words and close files), wait, and return
-        the exit codes; a node still running at the deadline is killed. Safe to call again."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
+    def stop_order(self) -> list[str]:
+        """Reverse start order, the recorder last: it keeps everyone's last words, the
+        policy's zero command among them."""
+        names = list(reversed(self.procs))
+        return sorted(names, key=lambda name: name == RECORDER_NODE)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> dict[str, int]:
+        """Ctrl-C the nodes (each publishes its last words and closes its files) and return
+        the exit codes; a node still running `timeout_s` after its Ctrl-C is killed. Safe to
+        call again.
+
+        One at a time (`one_at_a_time`), not all at once as `ros2 launch` does: a Fast DDS
+        participant that is being deleted while another process's endpoints go away can
+        deadlock, and the node then hangs in rcl_node_fini for good (after its on_exit ran).
+        A node stopping alone meets no such removals; `bench/bench_shutdown.py` counts both.
+        """
+        order = self.stop_order()
+        if not self.one_at_a_time:
+            self._interrupt(order)
         codes = {}
-        for name, proc in self.procs.items():
+        for name in order:
+            if self.one_at_a_time:
+                self._interrupt([name])
+            proc = self.procs[name]
             try:
-                codes[name] = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                codes[name] = proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 codes[name] = proc.wait()
-        return codes
+        return {name: codes[name] for name in self.procs}
+
+    def _interrupt(self, names: list[str]) -> None:
+        for name in names:
+            if self.procs[name].poll() is None:
+                self.procs[name].send_signal(signal.SIGINT)
