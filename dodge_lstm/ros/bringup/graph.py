@@ -291,7 +291,7 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
             procs.stop()
         executor.shutdown()
         # shutdown() keeps the callbacks the executor had queued, each with its node: drop the
-        # executor, and the client that holds it, so the collection below frees the policy.
+        # executor, and the client that holds it, so the collection below frees every node.
         del executor, policy
         destroy_nodes(nodes)
         rclpy.try_shutdown(context=context)
