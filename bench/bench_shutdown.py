@@ -37,13 +37,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/shutdown.json"))
     args = parser.parse_args()
     os.environ.setdefault("ROS_DOMAIN_ID", str(40 + os.getpid() % 50))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     if args.companion:  # runs graphs until killed; what it measures does not count
         from dodge_lstm.ros.bringup.graph import run_sim
         from dodge_lstm.ros.bringup.options import SimOptions
 
         while True:
             run_sim(SimOptions(duration=args.duration, policy="lstm", processes=True))
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
     from tqdm import tqdm
 

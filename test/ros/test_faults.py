@@ -569,16 +569,23 @@ def test_a_run_leaves_no_graph_node_on_the_domain(ros_context, tmp_path, how):
         undestroyed = [o.get_name() for o in gc.get_objects()
                        if isinstance(o, Node) and id(o) not in before and _has_handle(o)]
         assert undestroyed == [], f"run_sim left nodes undestroyed: {undestroyed}"
-        probe = rclpy.create_node("dodge_probe", context=ros_context)
-        seen: list[str] = []
-        deadline = time.monotonic() + 2.0  # Fast DDS discovers a live local participant in ~0.1 s
-        while time.monotonic() < deadline:
-            seen += graph_guard.graph_nodes_seen(probe, RUN_NODES)
-            time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
-        probe.destroy_node()
-        assert seen == [], f"{sorted(set(seen))} still on the domain after run_sim returned"
+        seen = _seen_on_the_domain(ros_context, RUN_NODES)
+        assert seen == [], f"{seen} still on the domain after run_sim returned"
     finally:
         gc.enable()
+
+
+def _seen_on_the_domain(context: Any, names: tuple[str, ...], seconds: float = 2.0) -> list[str]:
+    """Which of `names` a probe node on `context` (its own DDS participant) sees at any moment
+    of `seconds`; Fast DDS discovers a live local participant in ~0.1 s."""
+    probe = rclpy.create_node("dodge_probe", context=context)
+    seen: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.update(graph_guard.graph_nodes_seen(probe, names))
+        time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
+    probe.destroy_node()
+    return sorted(seen)
 
 
 def _has_handle(node: Node) -> bool:
@@ -610,12 +617,6 @@ def test_a_node_refusing_its_parameters_leaves_nothing_on_the_graph(ros_context)
         kept.append(refused)
     names = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "expert_driver",
              "dodge_markers", "dodge_recorder")
-    probe = rclpy.create_node("dodge_probe", context=ros_context)
-    seen: list[str] = []
-    deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline:
-        seen += graph_guard.graph_nodes_seen(probe, names)
-        time.sleep(0.05)  # polling the graph cache: there is no event for "nothing appeared"
-    probe.destroy_node()
+    seen = _seen_on_the_domain(ros_context, names)
     assert len(kept) == len(refusals)
-    assert seen == [], f"half-made {sorted(set(seen))} still on the graph"
+    assert seen == [], f"half-made {seen} still on the graph"
