@@ -57,11 +57,37 @@ def default_model(directory: Path | None = None) -> Path:
 
 
 def resolve_model(model: str = "", timesteps: int | None = None,
-                  units: int | None = None) -> Path:
+                  units: int | None = None, directory: Path | None = None) -> Path:
     """The model a run uses: `model` if given; else the grid model of `timesteps` and `units`
-    if either is given (the other from the 2020 pick, 5 and 15); else the default model."""
+    if either is given (the other from the 2020 pick, 5 and 15); else the default model.
+    `dodge-lstm sim`, the launch files and the policy node all choose through here."""
     if model:
         return Path(model)
     if timesteps is None and units is None:
-        return default_model()
-    return model_for(5 if timesteps is None else timesteps, 15 if units is None else units)
+        return default_model(directory)
+    return model_for(5 if timesteps is None else timesteps, 15 if units is None else units,
+                     directory)
+
+
+def shipped_pairs(directory: Path | None = None) -> list[tuple[int, int]]:
+    """The `(timesteps, units)` of the grid models in `directory` (default: the shipped ones)."""
+    pairs = []
+    for path in (directory or models_dir()).glob("lstm_t*_u*.tflite"):
+        t, _, u = path.stem.removeprefix("lstm_t").partition("_u")
+        if t.isdigit() and u.isdigit():
+            pairs.append((int(t), int(u)))
+    return sorted(pairs)
+
+
+def missing_model_hint(path: Path) -> str:
+    """The error for a model file that does not exist: what was looked for and what ships."""
+    pairs = shipped_pairs(path.parent) or shipped_pairs()
+    by_t: dict[int, list[int]] = {}
+    for t, u in pairs:
+        by_t.setdefault(t, []).append(u)
+    listed = "; ".join(f"timesteps {t}: units {', '.join(map(str, us))}"
+                       for t, us in by_t.items()) or "none found"
+    return (f"model {path} does not exist. Shipped (timesteps, units) pairs, picked with "
+            f"`timesteps:=N units:=U` or `--timesteps N --units U`: {listed}. Leave both unset "
+            f"for {DEFAULT_MODEL}, or give a converted model's path (`model:=PATH`, `--model "
+            f"PATH`; `dodge-lstm convert` makes one)")

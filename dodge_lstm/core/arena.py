@@ -72,6 +72,9 @@ class Arena:
         self.ball_id = np.full((b, k), -1, dtype=np.int64)
         self.next_id = np.zeros(b, dtype=np.int64)
         self.spawn_timer = self.rng.uniform(0.0, self.spawn_cfg.delay_max, (b, k))
+        self.placed: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        """Balls placed since the last step began: (arena, ball id, position, velocity) arrays
+        per placement, for per-ball logs (`core.ball_records`)."""
 
     # -- observation -------------------------------------------------------------------------
     @property
@@ -133,6 +136,7 @@ class Arena:
         rank[order] = np.arange(order.size) - np.repeat(np.cumsum(counts) - counts, counts)
         self.ball_id[arena, slot] = self.next_id[arena] + rank
         self.next_id += counts
+        self.placed.append((arena, self.ball_id[arena, slot], pos.copy(), vel.copy()))
         self.ball_pos[arena, slot] = pos
         self.ball_vel[arena, slot] = vel
         self.alive[arena, slot] = True
@@ -154,6 +158,7 @@ class Arena:
         cmd = np.broadcast_to(np.asarray(command, dtype=float), (self.batch,))
         if not np.all(np.isfinite(cmd)):
             raise ValueError("commands must be finite; reject NaN/Inf before stepping")
+        self.placed = []
         cfg = self.cfg
         vmax = cfg.speed_limit
         cmd = np.clip(cmd, -vmax, vmax)

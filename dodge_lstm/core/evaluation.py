@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.scenarios import Scenario
 
@@ -151,9 +152,11 @@ def evaluate(
     spawn_cfg: SpawnConfig | None = None,
     arenas: int = 64,
     progress: bool = False,
+    ball_log: BallLog | None = None,
 ) -> EvalResult:
     """Run `policy` until exactly `balls` balls are resolved (ties in the last tick are broken
-    by arena index, so the result does not depend on timing)."""
+    by arena index, so the result does not depend on timing); `ball_log` gets every ball
+    counted, with where it was thrown (`core.ball_records`)."""
     import time
 
     if balls < 1:
@@ -172,6 +175,12 @@ def evaluate(
             out = arena.step(policy.act(arena))
             take = min(len(out), balls - tally.balls)
             tally.add(out.hit[:take], out.threat[:take])
+            if ball_log is not None:
+                for placed in arena.placed:
+                    ball_log.spawned_many(*placed[:2], arena.tick, *placed[2:])
+                for i in range(take):
+                    ball_log.resolved(out.arena[i], out.ball_id[i], out.hit[i], out.threat[i],
+                                      arena.tick)
             bar.update(take)
     return EvalResult(
         policy=policy.name, balls=tally.balls, hits=tally.hits,
@@ -189,15 +198,19 @@ def evaluate_scenario(
     arena_cfg: ArenaConfig | None = None,
     arenas: int = 64,
     progress: bool = False,
+    ball_log: BallLog | None = None,
 ) -> EvalResult:
     """`evaluate` over a scenario: one component is exactly `evaluate` with its spawner setting;
     a mixture spreads `balls` evenly over its components (each seeded from `seed` and its
     index, with enough balls per arena to leave the start-up transient) and adds the counts."""
     parts = scenario.components
     if len(parts) == 1:
-        res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress)
+        res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress, ball_log)
         res.scenario = scenario.key
         return res
+    if ball_log is not None:
+        raise ValueError(f"scenario {scenario.name!r} is a mixture: per-ball logs take one "
+                         f"setting")
     if balls < len(parts):
         raise ValueError(f"scenario {scenario.name!r} has {len(parts)} components: evaluate "
                          f"at least that many balls, got {balls}")

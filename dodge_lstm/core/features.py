@@ -12,6 +12,9 @@ threat rank; empty slots hold `PLACEHOLDER`.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 
 FEATURES_PER_BALL = 4
@@ -138,3 +141,60 @@ class FeatureWindow:
     def window(self) -> np.ndarray:
         """A copy `[B, timesteps, F]` of the buffered rows, oldest first."""
         return self._buf[:, self._order]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """What the feature ring buffer must cut: the window the loaded model takes.
+
+    The policy node publishes it when it loads a model, and the feature node sizes its buffer
+    from it, so the window shape has one source (the model's metadata) instead of two
+    parameters that must agree. JSON on the wire: it will grow (issue: sensing pipelines), and
+    unknown keys are ignored.
+    """
+
+    timesteps: int
+    num_slots: int
+    model: str = ""
+    """The model file it came from, for logs and diagnostics."""
+
+    def __post_init__(self) -> None:
+        for name in ("timesteps", "num_slots"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"window spec {name} must be an integer >= 1, got {value!r}")
+
+    @property
+    def num_features(self) -> int:
+        """Floats per row."""
+        return self.num_slots * FEATURES_PER_BALL
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """`(timesteps, features)` of one window."""
+        return self.timesteps, self.num_features
+
+    @classmethod
+    def from_metadata(cls, meta: dict, model: str = "") -> WindowSpec:
+        """The window a model with this metadata takes (ValueError if it cannot say)."""
+        features = int(meta["num_features"])
+        if features % FEATURES_PER_BALL:
+            raise ValueError(f"num_features {features} is not a multiple of "
+                             f"{FEATURES_PER_BALL} (x, y, vx, vy per ball)")
+        return cls(int(meta["timesteps"]), features // FEATURES_PER_BALL, model)
+
+    def to_json(self) -> str:
+        return json.dumps({"timesteps": self.timesteps, "num_slots": self.num_slots,
+                           "model": self.model})
+
+    @classmethod
+    def from_json(cls, text: str) -> WindowSpec:
+        """Parse `to_json`'s text; ValueError if malformed."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"window spec is not JSON: {exc}") from None
+        if not isinstance(data, dict) or not {"timesteps", "num_slots"} <= data.keys():
+            raise ValueError(f"window spec must be an object with timesteps and num_slots, "
+                             f"got {text[:80]!r}")
+        return cls(data["timesteps"], data["num_slots"], str(data.get("model", "")))

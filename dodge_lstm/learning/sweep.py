@@ -7,25 +7,24 @@ lucky, so each pair trains under several seeds; the seed with the best selection
 and only that model is evaluated once on the *reported* seed, which no choice ever saw (as in
 DAgger). Ray schedules the trials (`cpus_per_trial` CPUs each, TF held to as many threads), on
 this machine or on a cluster (`ray_cluster.ray_session`), so the sweep code is the same for
-both. Ray and TensorFlow are only imported inside functions; the tables and JSON are
-`sweep_report`'s, the plots `viz.sweep_plots`'.
+both. Ray and TensorFlow are only imported inside functions.
+
+This module drives the sweep (`run_sweep`); one trial is `sweep_trial`'s, the trial rows and
+each pair's kept seed `sweep_selection`'s, the reported scores and the export `sweep_scores`',
+the tables and JSON `sweep_report`'s, the plots `viz.sweep_plots`'.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import shutil
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED
 from dodge_lstm.core.scenarios import SCENARIOS, Scenario
-from dodge_lstm.learning.ray_cluster import limit_threads
 from dodge_lstm.learning.sweep_report import (
     SWEEP_FORMAT,
     pair_name,
@@ -33,6 +32,9 @@ from dodge_lstm.learning.sweep_report import (
     trial_name,
     write_outputs,
 )
+from dodge_lstm.learning.sweep_scores import evaluate_baselines, export_model, report_eval
+from dodge_lstm.learning.sweep_selection import best_seeds, finite, lstm_parameters, trial_row
+from dodge_lstm.learning.sweep_trial import ARENAS, OBJECTIVE, run_trial, trial_dirname
 from dodge_lstm.learning.train_config import TrainConfig
 
 __all__ = [
@@ -47,98 +49,8 @@ __all__ = [
     "trial_name",
 ]
 
-ARENAS = 64
-"""Parallel arenas per closed-loop evaluation: fixed so every pair (and baseline) is comparable."""
-
-
 EXPERIMENT = "trials"
 """Ray Tune experiment folder under the sweep's `out`: one sub-folder per trial."""
-
-OBJECTIVE = "threat_dodge_rate"
-"""Tune's metric: the closed-loop threat dodge rate on the selection seed (maximised)."""
-
-
-def lstm_parameters(timesteps: int, units: int, num_features: int) -> int:
-    """Trainable parameters of LSTM(units) + Dense(1); independent of `timesteps`."""
-    del timesteps  # the LSTM shares its weights over time
-    return 4 * units * (num_features + units + 1) + units + 1
-
-
-# --- trial side (runs in a Ray worker process) -------------------------------------------------
-
-
-def _trial(config: dict[str, Any], job: dict[str, Any]) -> None:
-    """One Ray Tune trial: train, convert, score on the selection seed, report once.
-
-    Any exception becomes the trial's `error` (with the stage) and a NaN objective, and the
-    traceback goes to the trial's stderr file; a worker that dies outright is Ray's trial error.
-    The model files go back to Tune as the trial's checkpoint, which Tune stores under the
-    sweep's `out` (or wherever its storage is), reachable from the driver.
-    """
-    limit_threads(int(job["cpus_per_trial"]))
-    import socket
-    import tempfile
-
-    from ray import tune
-
-    from dodge_lstm.core.evaluation import evaluate_scenario
-    from dodge_lstm.core.json_io import write_json
-    from dodge_lstm.runtime.learned_policy import LearnedPolicy
-
-    t0 = time.perf_counter()
-    t, u, seed = int(config["timesteps"]), int(config["units"]), int(config["seed"])
-    metrics: dict[str, Any] = {OBJECTIVE: math.nan, "error": None, "node": socket.gethostname(),
-                               "threads": int(job["cpus_per_trial"])}
-    history: dict[str, list[float]] | None = None
-    with tempfile.TemporaryDirectory(prefix="dodge_trial_") as tmp:
-        work = Path(tmp)
-        stage = "train"
-        try:
-            from dodge_lstm.learning.training import build_model, train_dataset
-
-            build_model(1, 1)  # import Keras now, so train_seconds times training, not imports
-            cfg = TrainConfig(**job["config"]).with_(timesteps=t, units=u, seed=seed)
-            res = train_dataset(job["data"], cfg, out_dir=work, progress=False)
-            history = res.history
-            metrics.update(
-                loss=res.train_loss, train_loss=res.train_loss, eval_loss=res.eval_loss,
-                history_min_loss=min(res.history["loss"]),
-                history_min_val_loss=min(res.history.get("val_loss", []), default=None),
-                best_epoch=res.best_epoch, epochs=res.epochs_run, train_seconds=res.seconds,
-            )
-            stage = "convert"
-            from dodge_lstm.learning.conversion import check_windows_for, convert
-
-            tflite = work / "model.tflite"
-            rep = convert(work, tflite, check_windows=check_windows_for(work, Path(job["data"])))
-            metrics.update(convert_seconds=rep.seconds, convert_max_abs_err=rep.max_abs_err)
-            stage = "evaluate"
-            ev = evaluate_scenario(LearnedPolicy(tflite), job["scenario"], job["eval_balls"],
-                                   seed=job["selection_seed"], arenas=ARENAS)
-            lo, hi = ev.threat_dodge_ci95
-            metrics.update({
-                OBJECTIVE: ev.threat_dodge_rate, "threat_dodge_ci95_low": lo,
-                "threat_dodge_ci95_high": hi, "dodge_rate": ev.dodge_rate, "balls": ev.balls,
-                "hits": ev.hits, "threat_balls": ev.threat_balls,
-                "threat_hits": ev.threat_hits, "selection_eval_seconds": ev.wall_seconds,
-            })
-        except Exception as exc:
-            metrics["error"] = f"{stage}: {type(exc).__name__}: {exc}"
-            traceback.print_exc()  # into the trial's stderr file
-        metrics["seconds"] = time.perf_counter() - t0
-        write_json(work / "trial.json", {"config": config, "metrics": metrics,
-                                         "history": history})
-        # Reported with a checkpoint even on failure: what was written is kept for post-mortems.
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(work)))
-
-
-def _trial_dirname(trial: Any) -> str:
-    """Tune trial folder and display name, e.g. `t5_u15_s0`."""
-    c = trial.config
-    return trial_name(c["timesteps"], c["units"], c["seed"])
-
-
-# --- driver side -------------------------------------------------------------------------------
 
 
 def _positive_unique(name: str, values: Sequence[int], minimum: int = 1) -> list[int]:
@@ -151,158 +63,6 @@ def _positive_unique(name: str, values: Sequence[int], minimum: int = 1) -> list
     if not out:
         raise ValueError(f"{name} is empty")
     return out
-
-
-def _finite(v: Any) -> Any:
-    """NaN (Tune's objective of a failed trial) as None, so the JSON stays strict."""
-    return None if isinstance(v, float) and not math.isfinite(v) else v
-
-
-_TRIAL_METRICS = (
-    "train_loss", "eval_loss", "history_min_loss", "history_min_val_loss", "best_epoch",
-    "train_seconds", "convert_seconds", "convert_max_abs_err", "dodge_rate", "balls", "hits",
-    "threat_balls", "threat_hits", "selection_eval_seconds", "node", "threads",
-)
-
-
-def _trial_row(
-    config: dict[str, Any],
-    metrics: dict[str, Any],
-    *,
-    checkpoint: str | None,
-    trial_dir: str | None,
-    error: str | None,
-    num_features: int,
-) -> dict[str, Any]:
-    """One trial as a flat row of `sweep.json`'s `trials` (history read from its checkpoint)."""
-    import json
-
-    t, u, s = int(config["timesteps"]), int(config["units"]), int(config["seed"])
-    row: dict[str, Any] = {
-        "timesteps": t, "units": u, "seed": s, "parameters": lstm_parameters(t, u, num_features),
-        "selection_threat_dodge_rate": _finite(metrics.get(OBJECTIVE)),
-        "selection_threat_dodge_ci95": None, "epochs_run": metrics.get("epochs"),
-        "trial_seconds": metrics.get("seconds"),
-    }
-    row.update({k: _finite(metrics.get(k)) for k in _TRIAL_METRICS})
-    if metrics.get("threat_dodge_ci95_low") is not None:
-        row["selection_threat_dodge_ci95"] = [metrics["threat_dodge_ci95_low"],
-                                              metrics["threat_dodge_ci95_high"]]
-    row["history"] = None
-    if checkpoint is not None and (Path(checkpoint) / "trial.json").is_file():
-        row["history"] = json.loads((Path(checkpoint) / "trial.json").read_text())["history"]
-    row.update(
-        checkpoint=checkpoint, trial_dir=trial_dir,
-        tflite=str(Path(checkpoint) / "model.tflite") if checkpoint else None,
-        error=metrics.get("error") or error,
-    )
-    if row["error"] is None and row["selection_threat_dodge_rate"] is None:
-        row["error"] = "trial reported no objective"
-    return row
-
-
-def best_seeds(trials: list[dict[str, Any]], timesteps: Sequence[int],
-               units: Sequence[int]) -> list[dict[str, Any]]:
-    """One row per (timesteps, units): its best seed by selection score (ties: lower seed).
-
-    The row is that trial's, plus `seeds` (all tried), `seeds_failed` and the selection
-    scores' range over the pair's seeds. A pair whose seeds all failed keeps their errors.
-    """
-    rows = []
-    for t in timesteps:
-        for u in units:
-            mine = sorted((r for r in trials if (r["timesteps"], r["units"]) == (t, u)),
-                          key=lambda r: r["seed"])
-            ok = [r for r in mine if r["error"] is None]
-            failed = [r["seed"] for r in mine if r["error"] is not None]
-            if ok:
-                best = max(ok, key=lambda r: (r["selection_threat_dodge_rate"], -r["seed"]))
-                scores = [r["selection_threat_dodge_rate"] for r in ok]
-                row = dict(best) | {"selection_min": min(scores), "selection_max": max(scores),
-                                    "error": None}
-            else:
-                base = mine[0] if mine else {"timesteps": t, "units": u, "seed": None,
-                                             "parameters": None, "history": None}
-                row = dict(base) | {"selection_min": None, "selection_max": None,
-                                    "error": "; ".join(f"seed {r['seed']}: {r['error']}"
-                                                       for r in mine) or "no trial ran"}
-            row |= {"seeds": [r["seed"] for r in mine], "seeds_failed": failed}
-            rows.append(row)
-    return rows
-
-
-def _report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int,
-                 scenario: Scenario) -> dict[str, Any]:
-    """The pair's kept model, once, on the reported seed (fields of a sweep row)."""
-    from dodge_lstm.core.evaluation import evaluate_scenario
-    from dodge_lstm.runtime.learned_policy import LearnedPolicy
-
-    out: dict[str, Any] = dict.fromkeys(
-        ("threat_dodge_rate", "threat_dodge_ci95", "dodge_rate", "hits", "balls",
-         "threat_balls", "threat_hits", "eval_seconds"))
-    out["arenas"] = ARENAS
-    if row["error"] is not None:
-        return out
-    try:
-        ev = evaluate_scenario(LearnedPolicy(row["tflite"]), scenario, eval_balls,
-                               seed=eval_seed, arenas=ARENAS)
-    except Exception as exc:
-        return out | {"error": f"report evaluation: {type(exc).__name__}: {exc}"}
-    return out | {
-        "threat_dodge_rate": ev.threat_dodge_rate, "threat_dodge_ci95": list(ev.threat_dodge_ci95),
-        "dodge_rate": ev.dodge_rate, "hits": ev.hits, "balls": ev.balls,
-        "threat_balls": ev.threat_balls, "threat_hits": ev.threat_hits,
-        "eval_seconds": ev.wall_seconds,
-    }
-
-
-def _baselines(eval_balls: int, eval_seed: int, scenario: Scenario) -> dict[str, dict[str, Any]]:
-    """Expert (the teacher) and stationary (no dodging) under the reported evaluate settings."""
-    from dodge_lstm.core.evaluation import evaluate_scenario
-    from dodge_lstm.runtime.learned_policy import make_policy
-
-    out: dict[str, dict[str, Any]] = {}
-    for name in ("expert", "stationary"):
-        try:
-            out[name] = asdict(evaluate_scenario(make_policy(name), scenario, eval_balls,
-                                                 seed=eval_seed, arenas=ARENAS))
-        except Exception as exc:  # a reference number must not cost the sweep
-            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    return out
-
-
-def _export(row: dict[str, Any], export_dir: Path, settings: dict[str, Any]) -> Path:
-    """Copy the pair's kept model to `export_dir/lstm_t{N}_u{U}.tflite`, scores in its JSON."""
-    import json
-
-    from dodge_lstm.core.json_io import write_json
-    from dodge_lstm.runtime.model_metadata import file_score, metadata_path_for
-
-    dest = export_dir / f"lstm_t{row['timesteps']}_u{row['units']}.tflite"
-    src = Path(row["tflite"])
-    meta = json.loads(metadata_path_for(src).read_text(encoding="utf-8"))
-    scores: dict[str, Any] = {
-        "metric": "threat_dodge_rate",
-        "arenas": ARENAS,
-        "selection": {"seed": settings["selection_seed"], "balls": settings["eval_balls"],
-                      "scenario": settings["scenario"],
-                      "threat_dodge_rate": row["selection_threat_dodge_rate"],
-                      "threat_dodge_ci95": row["selection_threat_dodge_ci95"]},
-        "seed": row["seed"],
-        "seeds_tried": row["seeds"],
-        "train_config": {f.name: settings[f.name] for f in fields(TrainConfig)},
-        "sweep": {"data_sha256": settings["data_sha256"], "timesteps": settings["timesteps"],
-                  "units": settings["units"], "package_version": settings["package_version"]},
-    }
-    file_score(scores, settings["scenario"], {
-        "seed": settings["eval_seed"], "balls": row["balls"],
-        "threat_dodge_rate": row["threat_dodge_rate"],
-        "threat_dodge_ci95": row["threat_dodge_ci95"], "dodge_rate": row["dodge_rate"]})
-    meta["scores"] = scores
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    write_json(metadata_path_for(dest), meta)
-    return dest
 
 
 def _progress_callback(total: int, enabled: bool,
@@ -326,12 +86,12 @@ def _progress_callback(total: int, enabled: bool,
         def _done(self, trial: Any, error: str | None) -> None:
             metrics = dict(trial.last_result or {})
             on_trial(trial, metrics, error)
-            rate = _finite(metrics.get(OBJECTIVE))
+            rate = finite(metrics.get(OBJECTIVE))
             bar = self._bar()
             bar.update(1)
             bar.set_postfix_str(
-                f"{_trial_dirname(trial)} " + ("failed" if error or metrics.get("error")
-                                               or rate is None else f"dodge {rate:.1%}"))
+                f"{trial_dirname(trial)} " + ("failed" if error or metrics.get("error")
+                                              or rate is None else f"dodge {rate:.1%}"))
 
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any,
                               **info: Any) -> None:
@@ -457,8 +217,8 @@ def run_sweep(
 
     def on_trial(trial: Any, metrics: dict[str, Any], error: str | None) -> None:
         ckpt = trial.checkpoint
-        row = _trial_row(trial.config, metrics, checkpoint=ckpt.path if ckpt else None,
-                         trial_dir=None, error=error, num_features=num_features)
+        row = trial_row(trial.config, metrics, checkpoint=ckpt.path if ckpt else None,
+                        trial_dir=None, error=error, num_features=num_features)
         trials[(row["timesteps"], row["units"], row["seed"])] = row
         save(complete=False)
 
@@ -473,7 +233,7 @@ def run_sweep(
         job = {"data": str(data), "config": asdict(config), "cpus_per_trial": cpus_per_trial,
                "eval_balls": eval_balls, "selection_seed": selection_seed,
                "scenario": scenario}
-        trainable = tune.with_resources(tune.with_parameters(_trial, job=job),
+        trainable = tune.with_resources(tune.with_parameters(run_trial, job=job),
                                         {"cpu": cpus_per_trial})
         # Through Ray Client, Tune's loop (callbacks included) runs on the head: the tables
         # are still rewritten as trials end (OUT is shared), but no bar reaches this console.
@@ -485,7 +245,7 @@ def run_sweep(
                          "seed": tune.grid_search(ss)},
             tune_config=tune.TuneConfig(
                 metric=OBJECTIVE, mode="max", reuse_actors=False,
-                trial_name_creator=_trial_dirname, trial_dirname_creator=_trial_dirname),
+                trial_name_creator=trial_dirname, trial_dirname_creator=trial_dirname),
             run_config=tune.RunConfig(
                 # Each trial's stdout/stderr files travel to its folder under `out` too.
                 name=EXPERIMENT, storage_path=str(out), log_to_file=True,
@@ -499,23 +259,23 @@ def run_sweep(
         grid = tuner.fit()
         for result in grid:
             ckpt = result.checkpoint
-            row = _trial_row(result.config or {}, dict(result.metrics or {}),
-                             checkpoint=ckpt.path if ckpt else None, trial_dir=result.path,
-                             error=_error_text(result.error), num_features=num_features)
+            row = trial_row(result.config or {}, dict(result.metrics or {}),
+                            checkpoint=ckpt.path if ckpt else None, trial_dir=result.path,
+                            error=_error_text(result.error), num_features=num_features)
             trials[(row["timesteps"], row["units"], row["seed"])] = row
 
     settings["grid_seconds"] = time.perf_counter() - t_start
     missing = [(t, u, s) for t in ts for u in us for s in ss if (t, u, s) not in trials]
     for t, u, s in missing:  # Tune lost a trial altogether: say so rather than skip it
-        trials[(t, u, s)] = _trial_row({"timesteps": t, "units": u, "seed": s}, {},
-                                       checkpoint=None, trial_dir=None,
-                                       error="no result from Ray", num_features=num_features)
-    baselines.update(_baselines(eval_balls, eval_seed, scenario))
+        trials[(t, u, s)] = trial_row({"timesteps": t, "units": u, "seed": s}, {},
+                                      checkpoint=None, trial_dir=None,
+                                      error="no result from Ray", num_features=num_features)
+    baselines.update(evaluate_baselines(eval_balls, eval_seed, scenario))
     kept = best_seeds(ordered_trials(), ts, us)
     for row in tqdm(kept, desc="report eval", unit="model", disable=not progress):
-        row.update(_report_eval(row, eval_balls, eval_seed, scenario), export=None)
+        row.update(report_eval(row, eval_balls, eval_seed, scenario), export=None)
         if export_dir is not None and row["error"] is None:
-            row["export"] = str(_export(row, Path(export_dir), settings))
+            row["export"] = str(export_model(row, Path(export_dir), settings))
         rows.append(row)
     save(complete=True)
     if progress:

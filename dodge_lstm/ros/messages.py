@@ -13,6 +13,7 @@ import numpy as np
 from geometry_msgs.msg import Quaternion, Twist, TwistStamped
 from std_msgs.msg import Float32MultiArray, MultiArrayDimension, String
 
+from dodge_lstm.core.features import WindowSpec
 from dodge_lstm.core.outcomes import decode_outcome, encode_outcome
 
 
@@ -43,6 +44,16 @@ def msg_to_window(msg: Float32MultiArray) -> np.ndarray:
     if data.size != n * f or msg.layout.data_offset != 0:
         raise ValueError(f"window data has {data.size} values, layout says {n}x{f}")
     return data.reshape(n, f)
+
+
+def spec_to_msg(spec: WindowSpec) -> String:
+    """A `dodge/window_spec` message (std_msgs/String holding `WindowSpec` JSON)."""
+    return String(data=spec.to_json())
+
+
+def msg_to_spec(msg: Any) -> WindowSpec:
+    """Parse a `dodge/window_spec` message; raises ValueError if malformed."""
+    return WindowSpec.from_json(msg.data)
 
 
 def outcome_to_msg(ball: str, outcome: str, threat: bool, t_sec: float) -> String:

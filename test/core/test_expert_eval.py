@@ -1,8 +1,10 @@
 """Expert quality, baselines and the evaluation harness (CLI included)."""
 
 import json
+import math
 import subprocess
 import sys
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -64,6 +66,38 @@ def test_wilson_interval():
     # left the upper bound at 0.9999999999999999 for 141 of 141 and a lockstep check failed.
     for n in range(1, 2001):
         assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+
+
+def test_wilson_interval_is_the_95_percent_one():
+    """8 of 10: the textbook 95% Wilson interval (0.490, 0.943), recomputed here from the
+    formula with z = Phi^-1(0.975), and 95 of 100 and 1 of 7 likewise.
+
+    Plausible bug: a wrong z (1.0, a ~68% interval, or 1.645, a 90% one) makes every reported
+    "95% CI" too narrow while the loose bounds of `test_wilson_interval` still hold.
+    """
+    z = NormalDist().inv_cdf(0.975)
+
+    def wilson(k: int, n: int) -> tuple[float, float]:
+        p = k / n
+        centre = p + z * z / (2 * n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return ((centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n))
+
+    assert wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    for k, n in ((8, 10), (95, 100), (1, 7)):
+        assert wilson_interval(k, n) == pytest.approx(wilson(k, n), rel=1e-6)
+
+
+@pytest.mark.parametrize("balls", [0, -3])
+def test_evaluate_refuses_fewer_than_one_ball(balls):
+    """`evaluate` with no balls to resolve says so instead of returning a result.
+
+    Plausible bug: without the `balls >= 1` guard the loop never runs and the run "succeeds"
+    with 0 balls, a NaN dodge rate and a (0, 1) interval (`dodge-lstm eval --balls 0` printing
+    a table of nothing, or a sweep scoring NaN) instead of a clear error.
+    """
+    with pytest.raises(ValueError, match=f"balls must be >= 1, got {balls}"):
+        evaluate(StationaryPolicy(), balls, seed=0, arenas=4)
 
 
 def test_make_policy_rejects_unknown():

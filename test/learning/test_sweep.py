@@ -133,23 +133,24 @@ def test_a_failing_trial_reports_its_error_and_no_objective(
     pytest.importorskip("tensorflow")
     tune = pytest.importorskip("ray.tune")
     from dodge_lstm.core.dataset import record_expert
-    from dodge_lstm.learning import sweep
+    from dodge_lstm.learning import sweep_trial
+    from dodge_lstm.learning.sweep_selection import trial_row
 
     # In a Ray worker the trial pins TF's threads; here that would outlive the test.
-    monkeypatch.setattr(sweep, "limit_threads", lambda cpus: None)
+    monkeypatch.setattr(sweep_trial, "limit_threads", lambda cpus: None)
     reported: list[tuple[dict, dict]] = []
 
     def report(metrics: dict, *, checkpoint: object) -> None:
-        row = sweep._trial_row({"timesteps": 100, "units": 2, "seed": 0}, metrics,
-                               checkpoint=checkpoint.path, trial_dir=None, error=None,
-                               num_features=8)
+        row = trial_row({"timesteps": 100, "units": 2, "seed": 0}, metrics,
+                        checkpoint=checkpoint.path, trial_dir=None, error=None,
+                        num_features=8)
         reported.append((metrics, row))
 
     monkeypatch.setattr(tune, "report", report)
     data = record_expert(2, seed=1, episode_s=6).save(tmp_path / "tiny.npz")  # 60-row episodes
     job = {"data": str(data), "config": asdict(TrainConfig(epochs=1)), "cpus_per_trial": 1,
            "eval_balls": 10, "selection_seed": 1001}
-    sweep._trial({"timesteps": 100, "units": 2, "seed": 0}, job)
+    sweep_trial.run_trial({"timesteps": 100, "units": 2, "seed": 0}, job)
     [(metrics, row)] = reported
     assert metrics["error"].startswith("train: ValueError") and "timesteps=100" in metrics["error"]
     assert math.isnan(metrics["threat_dodge_rate"])  # Tune needs the metric, even when failed

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dodge_lstm.cli import SWEEP_GRID, build_parser
+from dodge_lstm.cli import build_parser
 from dodge_lstm.cli import main as cli_main
+from dodge_lstm.cli_training import SWEEP_GRID
 from dodge_lstm.core.config import field_docs
 from dodge_lstm.learning.train_config import TrainConfig, train_config_from_args
 

@@ -107,14 +107,14 @@ def test_graph_node_names_are_the_nodes_own():
     assert names == set(GRAPH_NODES)
 
 
-def test_sim_scenario_flags_reach_the_spawner_and_the_model_shapes_the_features(
-        ros_context, tmp_path):
+def test_sim_scenario_flags_reach_the_spawner(ros_context, tmp_path):
     """`sim --scenario fast --num-balls 3` changes the spawner (in-process and in the
-    `--processes` parameters file) and nothing else; the default model's four slots reach the
-    feature node, a grid model's two."""
+    `--processes` parameters file) and nothing else. (The window follows the policy's model:
+    `test_one_source.py`.)"""
     import yaml
 
-    from dodge_lstm.cli import build_parser, sim_options
+    from dodge_lstm.cli import build_parser
+    from dodge_lstm.cli_sim import sim_options
     from dodge_lstm.ros.bringup.graph import in_process_nodes
     from dodge_lstm.ros.bringup.processes import node_commands
 
@@ -122,23 +122,20 @@ def test_sim_scenario_flags_reach_the_spawner_and_the_model_shapes_the_features(
         ["sim", "--scenario", "fast", "--num-balls", "3"]))
     assert opts.spawn == {"num_balls": 3, "speed_min": 5.0, "speed_max": 7.0}
     assert sim_options(build_parser().parse_args(["sim"])).spawn == {}  # the file's stand
-    nodes = in_process_nodes(opts, ros_context)
+    nodes = in_process_nodes(opts, ros_context, tmp_path)
     try:
         by_name = {n.get_name(): n for n in nodes}
         spawner = by_name["ball_spawner"]
         assert (spawner.cfg.num_balls, spawner.cfg.speed_min, spawner.cfg.speed_max) == \
             (3, 5.0, 7.0)
-        assert by_name["ball_features"].get_parameter("num_slots").value == 4
     finally:
         for n in nodes:
             n.destroy_node()
     node_commands(opts, tmp_path)
     spawner_file = yaml.safe_load((tmp_path / "ball_spawner.params.yaml").read_text())
-    assert spawner_file["ball_spawner"]["ros__parameters"]["speed_min"] == 5.0
-    grid = sim_options(build_parser().parse_args(["sim", "--timesteps", "8", "--units", "20"]))
-    node_commands(grid, tmp_path)
-    features = yaml.safe_load((tmp_path / "ball_features.params.yaml").read_text())
-    assert features["ball_features"]["ros__parameters"] == {"timesteps": 8, "num_slots": 2}
+    assert spawner_file["ball_spawner"]["ros__parameters"] == {
+        "num_balls": 3, "speed_min": 5.0, "speed_max": 7.0}
+    assert not (tmp_path / "ball_features.params.yaml").exists()  # nothing to override
 
 
 CHILD = """

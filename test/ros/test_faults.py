@@ -155,7 +155,7 @@ def test_killing_the_feature_node_stops_the_robot_until_it_is_back(ros_context, 
         executor.add_node(node)
     probe = CommandProbe(ros_context, executor)
     log = tmp_path / "ball_features.log"
-    features = node_process("features_node", ["-p", "timesteps:=5"], log)
+    features = node_process("features_node", [], log)
     try:
         lifecycle = LifecycleClient(probe.node, executor, "dodge_policy")
         lifecycle.get_state()
@@ -193,7 +193,7 @@ def test_killing_the_feature_node_stops_the_robot_until_it_is_back(ros_context, 
         assert all(x == 0.0 for src, x in after if src >= zeros[0]), after
         assert len(zeros) >= 5, after
 
-        features = node_process("features_node", ["-p", "timesteps:=5"], log)
+        features = node_process("features_node", [], log)
         # Back: non-zero commands again, each the model's answer to a window the new process
         # sent; zeros from the watchdog meanwhile do not count.
         assert spin_until(executor, lambda: len(probe.driving_since(t_restart)) >= 5,
@@ -607,7 +607,7 @@ def test_a_node_refusing_its_parameters_leaves_nothing_on_the_graph(ros_context)
     from dodge_lstm.ros.nodes.recorder_node import RecorderNode
 
     refusals = [(DodgeSim, "real_time_factor", "x"), (BallSpawner, "seed", "x"),
-                (BallFeatures, "timesteps", "x"), (DodgePolicy, "rate_hz", "x"),
+                (BallFeatures, "ball_timeout", "x"), (DodgePolicy, "rate_hz", "x"),
                 (ExpertDriver, "stamped", "x"), (DodgeMarkers, "lifetime", "x"),
                 (RecorderNode, "output_dir", 5)]
     kept = []  # the tracebacks, with the half-made nodes in their frames

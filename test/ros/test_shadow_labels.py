@@ -125,13 +125,13 @@ def test_dataset_cli_takes_labels_from_the_shadow_topic(label_run, tmp_path, cap
 
 
 def test_label_needs_the_learner_driving(capsys):
-    with pytest.raises(ValueError, match="needs --policy lstm"):
+    with pytest.raises(ValueError, match="needs policy lstm"):
         run_sim(SimOptions(policy="expert", label="expert"))
     with pytest.raises(ValueError, match="label must be expert"):
         run_sim(SimOptions(policy="lstm", label="teacher"))
     assert cli_main(["sim", "--policy", "expert", "--label", "expert", "--duration", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "needs --policy lstm" in err[0]
+    assert len(err) == 1 and "needs policy lstm" in err[0]
 
 
 def test_processes_give_the_shadow_and_the_recorder_their_overrides(tmp_path):
@@ -149,7 +149,8 @@ def test_processes_give_the_shadow_and_the_recorder_their_overrides(tmp_path):
             "topics": ["odom", "balls/odom", "balls/outcome", "cmd_vel", "markers",
                        LABEL_TOPIC]}),
         "ball_spawner": ("ball_spawner", {"seed": 11}),
-        "dodge_policy": ("dodge_policy", {"report_period": 1.0, "timesteps": 5}),
+        # No window parameters given: the policy picks the default model itself.
+        "dodge_policy": ("dodge_policy", {"report_period": 1.0, "timesteps": 0, "units": 0}),
     }
     for name, (constructed_as, want) in expected.items():
         cmd = cmds[name]

@@ -1,7 +1,8 @@
 """Launch-free bringup: the `sim.launch.py` graph for machines without `launch`.
 
-`dodge-lstm sim` starts the same nodes with the same parameters file as `sim.launch.py`, in
-this process or one process per node (as `ros2 launch` does), drives the policy node through
+`dodge-lstm sim` starts the same nodes with the same parameters as `sim.launch.py` (both take
+them from `graph_nodes`), in this process or one process per node (as `ros2 launch` does),
+drives the policy node through
 `configure` and `activate` over its real lifecycle services (as the launch file's event handlers
 do), runs for `--duration` simulated seconds, deactivates it, and returns a summary measured by
 a `GraphObserver` through topics only. One `SingleThreadedExecutor` spins everything here.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -23,22 +25,20 @@ from rclpy.context import Context
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from std_srvs.srv import Trigger
 
+from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.ros.bringup.graph_guard import check_no_other_graph
+from dodge_lstm.ros.bringup.graph_nodes import graph_nodes
 from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_service
 from dodge_lstm.ros.bringup.observer import GraphObserver
 from dodge_lstm.ros.bringup.options import (
     LABEL_TOPIC,
     SHADOW_NODE,
-    SHADOW_REMAPS,
     SimOptions,
-    check_label,
-    model_shape,
-    recorder_topics,
-    ros_args,
+    check_options,
+    checked_params_path,
 )
 from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands, rss_mb
 from dodge_lstm.ros.params_file import check_sections, node_parameters
@@ -52,16 +52,23 @@ def control_period(params_path: Path) -> float:
     return 1.0 / float(rate)
 
 
-def in_process_nodes(opts: SimOptions, context: Context) -> list[Node]:
-    """The graph's nodes as objects in this process (one executor, one GIL).
+def in_process_nodes(opts: SimOptions, context: Context, params_dir: Path) -> list[Node]:
+    """The graph's nodes (`graph_nodes`) as objects in this process (one executor, one GIL),
+    each given the `--ros-args` it would get from a launch file; overrides files go to
+    `params_dir`.
 
     If a constructor refuses its parameters half-way, the nodes made so far are destroyed
     before the error goes on: they must not stay on the domain, where a later run's graph guard
     would take them for a second graph.
     """
+    import importlib
+
+    params = checked_params_path(opts)
     nodes: list[Node] = []
     try:
-        _make_nodes(nodes, opts, context)
+        for spec in graph_nodes(opts):
+            cls = getattr(importlib.import_module(spec.module), spec.class_name)
+            nodes.append(cls(context=context, cli_args=spec.ros_args(params, params_dir)))
     except BaseException:
         destroy_nodes(nodes)
         raise
@@ -78,56 +85,6 @@ def destroy_nodes(nodes: list[Node]) -> None:
     while nodes:
         nodes.pop().destroy_node()
     gc.collect()
-
-
-def _make_nodes(nodes: list[Node], opts: SimOptions, context: Context) -> None:
-    """Append the graph's nodes to `nodes` one at a time (what was made is there on failure)."""
-    from dodge_lstm.ros.nodes.expert_node import ExpertDriver
-    from dodge_lstm.ros.nodes.features_node import BallFeatures
-    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
-    from dodge_lstm.ros.nodes.policy_node import DodgePolicy
-    from dodge_lstm.ros.nodes.sim_node import DodgeSim
-    from dodge_lstm.ros.nodes.spawner_node import BallSpawner
-
-    sim_time = [Parameter("use_sim_time", value=True)]
-    nodes.append(DodgeSim(context=context, parameter_overrides=[
-        Parameter("real_time_factor", value=opts.real_time_factor),
-        Parameter("lockstep", value=opts.lockstep),
-        Parameter("stamped", value=opts.stamped)]))
-    # The spawner and the feature node run on message stamps, not on their clocks: without
-    # use_sim_time they skip a /clock subscription each (fewer callbacks per tick).
-    nodes.append(BallSpawner(context=context, parameter_overrides=[
-        Parameter("seed", value=opts.seed),
-        *(Parameter(k, value=v) for k, v in opts.spawn.items())]))
-    if opts.policy == "lstm":
-        shape = model_shape(opts)
-        nodes.append(BallFeatures(context=context, parameter_overrides=[
-            Parameter("timesteps", value=shape.timesteps),
-            Parameter("num_slots", value=shape.num_slots)]))
-        nodes.append(DodgePolicy(context=context, parameter_overrides=[
-            *sim_time, Parameter("timesteps", value=shape.timesteps),
-            Parameter("model", value=str(shape.path)),
-            Parameter("stamped", value=opts.stamped),
-            Parameter("report_period", value=1.0)]))
-    else:
-        nodes.append(ExpertDriver(context=context, parameter_overrides=[
-            *sim_time, Parameter("stamped", value=opts.stamped)]))
-    if opts.label:
-        # The shadow: the expert's code under its own name (its own params-file section),
-        # answering on the label topic, always stamped with the odom it answers.
-        nodes.append(ExpertDriver(context=context, cli_args=["--ros-args", *SHADOW_REMAPS],
-                                  parameter_overrides=[*sim_time,
-                                                       Parameter("stamped", value=True)]))
-    nodes.append(DodgeMarkers(context=context))  # draws from message stamps: no use_sim_time
-    if opts.record:
-        from dodge_lstm.ros.nodes.recorder_node import RecorderNode
-
-        # Wall-clock receive stamps (no use_sim_time): they keep the arrival order that aligns
-        # cmd_vel with odom when the bag becomes a dataset (bag_dataset).
-        recorder = [Parameter("output_dir", value=opts.record)]
-        if (topics := recorder_topics(opts)) is not None:
-            recorder.append(Parameter("topics", value=topics))
-        nodes.append(RecorderNode(context=context, parameter_overrides=recorder))
 
 
 def _graph_cpu_s(procs: NodeProcesses | None) -> float:
@@ -150,7 +107,7 @@ def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
 
 
 def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: SimOptions,
-             period: float, procs: NodeProcesses | None,
+             period: float, rtf: float, procs: NodeProcesses | None,
              rss: list[tuple[int, float]]) -> bool:
     """Spin until the observer has seen `opts.duration` simulated seconds of ticks (or
     `opts.balls` resolved balls); True if Ctrl-C cut it short. Raises RuntimeError if the
@@ -159,10 +116,10 @@ def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: Si
     from tqdm import tqdm
 
     if opts.balls is not None:  # ~1 ball per simulated second; real time is the slowest case
-        wall_limit = 4.0 * opts.balls / opts.real_time_factor + 60.0
+        wall_limit = 4.0 * opts.balls / rtf + 60.0
         total, unit = opts.balls, "ball"
     else:
-        wall_limit = 3.0 * opts.duration / opts.real_time_factor + 30.0
+        wall_limit = 3.0 * opts.duration / rtf + 30.0
         total, unit = round(opts.duration / period), "tick"
 
     def progress() -> int:
@@ -206,38 +163,40 @@ def _await_report(executor: SingleThreadedExecutor, observer: GraphObserver,
         executor.spin_once(timeout_sec=0.05)
 
 
-def run_sim(opts: SimOptions) -> dict[str, Any]:
-    """Bring the graph up, run it, tear it down; returns the summary dictionary.
+def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]:
+    """Bring the graph up, run it, tear it down; returns the summary dictionary. `ball_log`
+    gets every ball counted, read from the topics (`dodge-lstm sim --outcomes`).
 
     In-process (default) every node lives in this process; with `opts.processes` each node is
     its own process, as `ros2 launch` starts them. Either way the run is driven and measured
     only through ROS interfaces: lifecycle services, topics, the recorder's `~/stop`.
     """
-    if opts.policy not in ("lstm", "expert"):
-        raise ValueError(f"policy must be lstm or expert, got {opts.policy!r}")
-    check_label(opts)
-    args = ros_args(opts)
-    check_sections(opts.params_path)
+    check_options(opts)
+    check_sections(checked_params_path(opts))
     period = control_period(opts.params_path)  # read once, before anything starts
+    rtf = opts.rtf()
     context = Context()
-    rclpy.init(args=args, context=context)
+    rclpy.init(args=[], context=context)
     nodes: list[Node] = []
     procs: NodeProcesses | None = None
     policy: LifecycleClient | None = None
     executor = SingleThreadedExecutor(context=context)
+    logs: Path | None = None
     try:
         check_no_other_graph(context)  # before any graph node: refuse a second graph
+        logs = Path(tempfile.mkdtemp(prefix="dodge_sim_logs_"))  # and overrides files
         if opts.processes:
-            logs = Path(tempfile.mkdtemp(prefix="dodge_sim_logs_"))
             procs = NodeProcesses(node_commands(opts, logs), logs)
             procs.start()
         else:
             try:
-                nodes = in_process_nodes(opts, context)
+                nodes = in_process_nodes(opts, context, logs)
             except ParameterException as exc:  # e.g. a string where an integer belongs
                 raise ValueError(f"parameters file {opts.params_path}: {exc}") from None
         observer = GraphObserver(stamped=opts.stamped, context=context,
-                                 label_topic=LABEL_TOPIC if opts.label else None)
+                                 label_topic=LABEL_TOPIC if opts.label else None,
+                                 ball_log=ball_log, watch_balls=opts.spawner_mode == "sim",
+                                 period_s=period)
         nodes.append(observer)
         observer.max_balls = opts.balls
         bringup = Node("dodge_bringup", context=context)
@@ -253,28 +212,29 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
         wall_start = time.perf_counter()
         cpu_start = _graph_cpu_s(procs)
         rss: list[tuple[int, float]] = []
-        interrupted = _run_for(executor, observer, opts, period, procs, rss)
+        interrupted = _run_for(executor, observer, opts, period, rtf, procs, rss)
         cpu = _graph_cpu_s(procs) - cpu_start
         rss.append((round(observer.ticks * period), _graph_rss_mb(procs)))
         observer.stop_counting()
         wall = time.perf_counter() - wall_start
         state = "unmanaged"
         if policy is not None:
-            _await_report(executor, observer, opts.real_time_factor)
+            _await_report(executor, observer, rtf)
             state = policy.get_state()
             policy.change_state(Transition.TRANSITION_DEACTIVATE)
         bag = None
-        if opts.record:
+        if opts.record is not None:
             stop = bringup.create_client(Trigger, "dodge_recorder/stop")
             bag = json.loads(call_service(executor, stop, Trigger.Request()).message)
 
-        summary = observer.summary(period, opts.real_time_factor, wall, interrupted)
+        summary = observer.summary(period, rtf, wall, interrupted)
         summary["policy"] = opts.policy_label
         summary["labels"] = (f"{opts.label} ({SHADOW_NODE} on {LABEL_TOPIC})" if opts.label
                              else "none")
         summary["policy_state"] = state
         summary["mode"] = "processes" if opts.processes else "in-process"
         summary["lockstep"] = opts.lockstep
+        summary["spawner"] = opts.spawner_mode
         summary["speedup"] = summary["sim_seconds"] / wall if wall > 0 else math.nan
         # The graph's CPU in % of one core: the node processes, or this whole process (nodes,
         # observer and all) when the graph runs in-process.
@@ -289,6 +249,8 @@ def run_sim(opts: SimOptions) -> dict[str, Any]:
     finally:
         if procs is not None:
             procs.stop()
+        elif logs is not None:  # in-process: only the overrides files, read at construction
+            shutil.rmtree(logs, ignore_errors=True)
         executor.shutdown()
         # shutdown() keeps the callbacks the executor had queued, each with its node: drop the
         # executor, and the client that holds it, so the collection below frees every node.

@@ -15,13 +15,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.subscription import MessageInfo
 from std_msgs.msg import Float32MultiArray, String
 
+from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.evaluation import ThreatTally
+from dodge_lstm.core.odometry import stamp_ns
 from dodge_lstm.ros.messages import command_linear_x, command_type, msg_to_outcome
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
@@ -55,13 +57,27 @@ def window_to_twist_ms(window_ns: Iterable[int], twist_ns: Iterable[int]) -> np.
     return (twists[first[answered]] - windows[answered]) / 1e6
 
 
+def ball_number(name: str) -> int | None:
+    """The id in a ball's name, `ball_<id>` (as the simulator and the spawner name them);
+    None for another name (such a ball is counted, not logged)."""
+    prefix, _, number = name.rpartition("_")
+    return int(number) if prefix == "ball" and number.isdigit() else None
+
+
 class GraphObserver(Node):
     """Watches the graph: ticks, ball outcomes, Twists, window -> Twist latency and the policy's
     diagnostics. Runs on the wall clock (no use_sim_time): it times the graph from outside."""
 
     def __init__(self, stamped: bool = False, label_topic: str | None = None,
-                 **kwargs: Any) -> None:
+                 ball_log: BallLog | None = None, watch_balls: bool = False,
+                 period_s: float = 0.1, **kwargs: Any) -> None:
+        """`ball_log` gets every ball counted (where it was first seen, how it ended);
+        `watch_balls` counts thrown balls from `balls/odom` (a simulator that throws its own
+        balls sends no `balls/spawn`); `period_s` is the simulator's tick, for tick numbers."""
         super().__init__("dodge_monitor", **kwargs)
+        self.ball_log = ball_log
+        self.period_ns = round(period_s * 1e9)
+        self.seen: set[str] = set()
         self.label_topic = label_topic
         self.label_msgs = 0
         """Shadow answers (TwistStamped on `label_topic`) seen while counting: ~one per tick."""
@@ -78,6 +94,8 @@ class GraphObserver(Node):
         """Simulator ticks seen since counting started (one `odom` per tick)."""
         self.diagnostics: dict[str, float] = {}
         self.diagnostics_count = 0
+        self.policy_error: str | None = None
+        """The policy's first ERROR diagnostic (it stopped answering windows), if any."""
         self.sim_diagnostics: dict[str, float] = {}
         self.max_balls: int | None = None
         """Count at most this many balls (the first ones resolved), for `--balls N` runs."""
@@ -90,6 +108,9 @@ class GraphObserver(Node):
         self.thrown = 0
         self.flying: set[str] = set()
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
+        self.watch_balls = watch_balls
+        if ball_log is not None or watch_balls:
+            self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
         if label_topic is not None:
             self.create_subscription(command_type(True), label_topic, self.on_label, 50)
 
@@ -97,6 +118,20 @@ class GraphObserver(Node):
         if self.counting:
             self.thrown += 1
             self.flying.add(msg.child_frame_id)
+
+    def on_ball(self, msg: Odometry) -> None:
+        """A ball's first appearance: thrown (when the simulator throws them) and logged."""
+        name = msg.child_frame_id
+        if name in self.seen:
+            return
+        self.seen.add(name)
+        if self.watch_balls and self.counting:
+            self.thrown += 1
+            self.flying.add(name)
+        if self.ball_log is not None and (number := ball_number(name)) is not None:
+            p, v = msg.pose.pose.position, msg.twist.twist.linear
+            self.ball_log.spawned(0, number, round(stamp_ns(msg) / self.period_ns),
+                                  (p.x, p.y), (v.x, v.y))
 
     def start_counting(self) -> None:
         """Count from now on (after bringup, so start-up transients stay out)."""
@@ -126,6 +161,12 @@ class GraphObserver(Node):
         if self.max_balls is not None and self.tally.balls >= self.max_balls:
             return
         self.tally.add(out["outcome"] == "hit", bool(out["threat"]))
+        self.seen.discard(str(out["ball"]))
+        number = ball_number(str(out["ball"]))
+        if self.ball_log is not None and number is not None and self.ball_log.knows(0, number):
+            self.ball_log.resolved(0, number, out["outcome"] == "hit",
+                                   bool(out["threat"]),
+                                   round(float(out["t"]) * 1e9 / self.period_ns))
 
     def on_window(self, msg: Float32MultiArray, info: MessageInfo) -> None:
         if self.counting:
@@ -147,6 +188,8 @@ class GraphObserver(Node):
             if status.name == "dodge_policy":
                 self.diagnostics = {kv.key: float(kv.value) for kv in status.values}
                 self.diagnostics_count += 1
+                if status.level == DiagnosticStatus.ERROR and self.policy_error is None:
+                    self.policy_error = status.message  # the first: it names the cause
             elif status.name == "dodge_sim":
                 self.sim_diagnostics = {kv.key: float(kv.value) for kv in status.values}
 
@@ -188,6 +231,8 @@ class GraphObserver(Node):
             out["rejected_windows"] = int(diag.get("rejected_nan", 0)
                                           + diag.get("rejected_malformed", 0))
             out["stale_zeros"] = int(diag.get("stale_zeros", 0))
+        if self.policy_error is not None:
+            out["policy_error"] = self.policy_error
         if self.label_topic is not None:
             out["label_msgs"] = self.label_msgs
         out["balls_thrown"] = self.thrown

@@ -1,7 +1,10 @@
-"""What `dodge-lstm sim` (and the launch file's arguments) choose.
+"""What a run of the graph chooses: `dodge-lstm sim`'s flags and the launch files' arguments
+both become a `SimOptions` (`cli.sim_options`, `launch_arguments.options_from_launch`), and
+`graph_nodes` turns it into what every node is started with.
 
-`SimOptions` is plain data; `ros_args` is the one place that looks at the disk (does the
-parameters file exist), called explicitly when the run starts.
+`SimOptions` is plain data; `check_options` refuses what cannot run, and `params_file_arg` is
+the one place that looks at the disk (does the parameters file exist), called explicitly when
+the run starts.
 """
 
 from __future__ import annotations
@@ -19,15 +22,29 @@ class SimOptions:
 
     duration: float = 30.0
     policy: str = "lstm"
+    """`lstm` (the lifecycle TFLite node), `expert`, or `teleop` (no driver node: a person
+    drives with teleop_twist_keyboard)."""
     timesteps: int | None = None
     """With `units`, picks the grid model `lstm_t<N>_u<U>`; neither: the default model."""
     units: int | None = None
     model: str = ""
     """A .tflite path; overrides `timesteps`/`units` for the choice (they are still checked)."""
-    record: str = ""
+    record: str | None = None
+    """Record a bag: into this directory, or (`""`) the recorder's default
+    `./dodge_bag_<stamp>`; None records nothing."""
     params_file: str = ""
-    real_time_factor: float = 1.0
-    seed: int = 0
+    real_time_factor: float | None = None
+    """Simulated seconds per wall second; None: the parameters file's (`dodge_sim`)."""
+    seed: int | None = None
+    """The ball spawner's seed; None: the parameters file's."""
+    markers: bool = True
+    """Draw the game on `markers` (`dodge_markers`)."""
+    sim: str = "embedded"
+    """The simulator backend (only `embedded` runs yet)."""
+    spawner: str | None = None
+    """Who throws the balls: `node` (the ball_spawner node, as a Gazebo world would be served)
+    or `sim` (the simulator, with the arena's own draws: the exact twin of `dodge-lstm eval
+    --arenas 1`); None: `sim` in lockstep, `node` otherwise."""
     processes: bool = False
     lockstep: bool = False
     """The simulator steps when the driver has answered (as fast as the graph can go)."""
@@ -54,37 +71,29 @@ class SimOptions:
         return resolve_model(self.model, self.timesteps, self.units)
 
     @property
+    def spawner_mode(self) -> str:
+        """`spawner`, or its default for the run (see there)."""
+        return self.spawner or ("sim" if self.lockstep else "node")
+
+    @property
     def policy_label(self) -> str:
-        """Who drives, as the summary names it: `lstm:<model file>` or `expert`."""
-        return f"lstm:{self.model_path.name}" if self.policy == "lstm" else "expert"
+        """Who drives, as the summary names it: `lstm:<model file>`, `expert` or `teleop`."""
+        return f"lstm:{self.model_path.name}" if self.policy == "lstm" else self.policy
+
+    def rtf(self) -> float:
+        """The real-time factor the simulator runs at (the parameters file's if not set)."""
+        if self.real_time_factor is not None:
+            return float(self.real_time_factor)
+        from dodge_lstm.ros.params_file import node_parameters
+
+        return float(node_parameters(self.params_path, "dodge_sim").get("real_time_factor",
+                                                                        1.0))
 
 
-@dataclass(frozen=True)
-class ModelShape:
-    """What the feature node must produce for the chosen model."""
-
-    path: Path
-    timesteps: int
-    """Window length: `SimOptions.timesteps` if given (the policy node checks it against the
-    model), else the model's own."""
-    num_slots: int
-
-
-def model_shape(opts: SimOptions) -> ModelShape:
-    """Read the chosen model's metadata once at bringup, so the feature node cuts windows of
-    the model's length and ball slots. A missing or unreadable model is left to the policy
-    node's `configure`, which fails with a message saying what to do."""
-    from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
-
-    path = opts.model_path
-    timesteps, slots = opts.timesteps, 2
-    try:
-        meta = read_metadata(metadata_path_for(path), model_path=path)
-        timesteps = timesteps or int(meta["timesteps"])
-        slots = int(meta["num_features"]) // 4
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return ModelShape(path, timesteps or 5, slots)
+POLICIES = ("lstm", "expert", "teleop")
+SIMULATORS = ("embedded", "gazebo")
+"""Accepted backends; `check_options` says which of them run."""
+SPAWNERS = ("node", "sim")
 
 
 LABEL_TOPIC = "expert/cmd_vel"
@@ -97,14 +106,33 @@ SHADOW_REMAPS = ["-r", f"__node:={SHADOW_NODE}", "-r", f"cmd_vel:={LABEL_TOPIC}"
 """`--ros-args` remappings that turn an `expert_driver` into the shadow."""
 
 
+def check_options(opts: SimOptions) -> None:
+    """ValueError, saying what to do, unless the graph can run as chosen (every entry point
+    refuses the same things with the same words)."""
+    if opts.policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {opts.policy!r}")
+    if opts.sim not in SIMULATORS:
+        raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, got {opts.sim!r}")
+    if opts.spawner not in (None, *SPAWNERS):
+        raise ValueError(f"spawner must be one of {', '.join(SPAWNERS)}, got {opts.spawner!r}")
+    if opts.sim == "gazebo":
+        raise ValueError("sim gazebo is not available yet; use the embedded simulator "
+                         "(sim:=embedded, --sim embedded)")
+    if opts.policy == "teleop" and opts.lockstep:
+        raise ValueError("lockstep needs a driver that answers every tick; a person at a "
+                         "keyboard does not (use policy lstm or expert)")
+    check_label(opts)
+
+
 def check_label(opts: SimOptions) -> None:
     """ValueError unless the label choice makes sense: labels are for a learner that drives."""
     if opts.label not in ("", "expert"):
         raise ValueError(f"label must be expert (or empty), got {opts.label!r}")
     if opts.label and opts.policy != "lstm":
-        raise ValueError(f"--label {opts.label} needs --policy lstm: the shadow expert labels "
-                         f"what the learner does (with --policy {opts.policy} the driver's "
-                         f"own cmd_vel already is the label)")
+        raise ValueError(f"label {opts.label} needs policy lstm (label:=expert with "
+                         f"policy:=lstm; --label expert with --policy lstm): the shadow expert "
+                         f"labels what the learner does (with policy {opts.policy} the "
+                         f"driver's own cmd_vel already is the label)")
 
 
 def recorder_topics(opts: SimOptions) -> list[str] | None:
@@ -121,10 +149,10 @@ def recorder_topics(opts: SimOptions) -> list[str] | None:
     return topics if LABEL_TOPIC in topics else [*topics, LABEL_TOPIC]
 
 
-def ros_args(opts: SimOptions) -> list[str]:
-    """Context arguments: the parameters file, applied by node name (as `--params-file` in the
-    launch file); raises FileNotFoundError before anything starts if it is missing."""
+def checked_params_path(opts: SimOptions) -> Path:
+    """The parameters file every node reads first; raises FileNotFoundError before anything
+    starts if it is missing."""
     params = opts.params_path
     if not params.is_file():
         raise FileNotFoundError(f"parameters file {params} not found")
-    return ["--ros-args", "--params-file", str(params)]
+    return params

@@ -1,5 +1,6 @@
 """One process per node, as `ros2 launch` runs the graph: each node's console-script module with
-the parameters file and its overrides, output to a log file per node, stopped with Ctrl-C.
+the parameters file and its overrides (`graph_nodes`), output to a log file per node, stopped
+with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -9,18 +10,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from dodge_lstm.ros.bringup.options import (
-    SHADOW_NODE,
-    SHADOW_REMAPS,
-    SimOptions,
-    model_shape,
-    recorder_topics,
-    ros_args,
-)
+from dodge_lstm.ros.bringup.graph_nodes import graph_nodes
+from dodge_lstm.ros.bringup.options import SimOptions, checked_params_path
 
 RECORDER_NODE = "dodge_recorder"
 
@@ -29,49 +21,12 @@ STOP_TIMEOUT_S = 10.0
 
 
 def node_commands(opts: SimOptions, params_dir: Path) -> dict[str, list[str]]:
-    """Node name -> command line, the same nodes and overrides as the in-process graph.
-
-    A node's overrides go to one more parameters file, `params_dir/<node>.params.yaml`, after
-    the package's, as `ros2 launch` passes a node's `parameters` dict: a later file wins over an
-    earlier one, whereas rclpy lets any parameters file that sets a name win over `-p`.
-    """
-    base = ros_args(opts)
-
-    def node(module: str, name: str, params: dict[str, Any],
-             remaps: list[str] | None = None) -> list[str]:
-        cmd = [sys.executable, "-m", f"dodge_lstm.ros.nodes.{module}", *base]
-        if params:
-            path = params_dir / f"{name}.params.yaml"
-            path.write_text(yaml.safe_dump({name: {"ros__parameters": params}}))
-            cmd += ["--params-file", str(path)]
-        return [*cmd, *(remaps or [])]
-
-    cmds = {
-        "dodge_sim": node("sim_node", "dodge_sim", {
-            "real_time_factor": float(opts.real_time_factor), "lockstep": opts.lockstep,
-            "stamped": opts.stamped}),
-        "ball_spawner": node("spawner_node", "ball_spawner", {"seed": opts.seed, **opts.spawn}),
-    }
-    if opts.policy == "lstm":
-        shape = model_shape(opts)
-        cmds["ball_features"] = node("features_node", "ball_features", {
-            "timesteps": shape.timesteps, "num_slots": shape.num_slots})
-        cmds["dodge_policy"] = node("policy_node", "dodge_policy", {
-            "use_sim_time": True, "timesteps": shape.timesteps, "model": str(shape.path),
-            "report_period": 1.0, "stamped": opts.stamped})
-    else:
-        cmds["expert_driver"] = node("expert_node", "expert_driver",
-                                     {"use_sim_time": True, "stamped": opts.stamped})
-    if opts.label:
-        cmds[SHADOW_NODE] = node("expert_node", SHADOW_NODE,
-                                 {"use_sim_time": True, "stamped": True}, remaps=SHADOW_REMAPS)
-    cmds["dodge_markers"] = node("markers_node", "dodge_markers", {})
-    if opts.record:
-        recorder: dict[str, Any] = {"output_dir": opts.record}
-        if (topics := recorder_topics(opts)) is not None:
-            recorder["topics"] = topics
-        cmds[RECORDER_NODE] = node("recorder_node", RECORDER_NODE, recorder)
-    return cmds
+    """Node name -> command line: `graph_nodes(opts)`, each as `python -m <its module>` with the
+    `--ros-args` a launch file's Node gets (the parameters file, then the node's overrides
+    file in `params_dir`, then its remappings)."""
+    params = checked_params_path(opts)
+    return {spec.name: [sys.executable, "-m", spec.module, *spec.ros_args(params, params_dir)]
+            for spec in graph_nodes(opts)}
 
 
 def rss_mb(pid: int | str = "self") -> float:

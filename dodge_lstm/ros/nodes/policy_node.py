@@ -1,9 +1,12 @@
 """`dodge_policy`: the lifecycle node that turns feature windows into `cmd_vel` at 10 Hz.
 
 Lifecycle (as in ros2/demos lifecycle_py):
-- configure: resolve the model (`model`, or `models_dir/lstm_t<timesteps>_u<units>.tflite`),
-  load it with the TFLite runtime and check it against `timesteps` and its metadata; on any
-  problem log what to do and return FAILURE (the node stays unconfigured, fix and retry).
+- configure: resolve the model (`model`; else `models_dir/lstm_t<timesteps>_u<units>.tflite`
+  if either is set; else `models_dir/default.tflite`), load it with the TFLite runtime and
+  check it against `timesteps` (when set) and its metadata; on any problem log what to do and
+  return FAILURE (the node stays unconfigured, fix and retry). On success it publishes the
+  window the model takes on the latched `dodge/window_spec`: the feature node sizes its ring
+  buffer from that, so the window shape has one source, the model.
 - activate: start the 10 Hz control timer; every fresh window is answered at once.
 - deactivate: stop the timer and publish one zero Twist.
 - cleanup / shutdown: release the model, publisher and subscription.
@@ -19,6 +22,10 @@ valid window is older than `stale_periods` periods it publishes a zero Twist, so
 flood nor a stream of garbage can drive the robot faster, or stop it sooner, than the watchdog
 would. Inference latency (p50/p99) is logged and published on `diagnostics` every
 `report_period` seconds.
+
+A policy that never answers is loud: once windows have kept arriving for `MUTE_PERIODS` control
+periods and every one was rejected, the node logs an ERROR naming the mismatch and the fix, and
+its `diagnostics` status turns ERROR until a window is answered again.
 """
 
 from __future__ import annotations
@@ -34,18 +41,27 @@ from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from std_msgs.msg import Float32MultiArray
+from std_msgs.msg import Float32MultiArray, String
 
+from dodge_lstm.core.features import WindowSpec
 from dodge_lstm.core.rate_limit import TokenBucket
-from dodge_lstm.resources import model_for, models_dir
-from dodge_lstm.ros.messages import command_msg, command_type, msg_to_window
+from dodge_lstm.resources import missing_model_hint, models_dir, resolve_model
+from dodge_lstm.ros.messages import command_msg, command_type, msg_to_window, spec_to_msg
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, destroyed_if_refused, live_parameters
-from dodge_lstm.ros.qos import CMD_QOS, WINDOW_QOS
+from dodge_lstm.ros.qos import CMD_QOS, POLICY_WINDOW_QOS, SPEC_QOS
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
 
 STEADY = Clock(clock_type=ClockType.STEADY_TIME)
 """Log throttling runs on wall time whatever the node's clock (sim time under use_sim_time)."""
+
+WARN_EVERY_NS = 5_000_000_000
+"""Wall time between two warnings about rejected windows of one kind (steady clock)."""
+
+MUTE_PERIODS = 5
+"""Control periods of windows that were all rejected before the policy reports itself as not
+answering (ERROR log and diagnostics): more than the watchdog's stale limit, so one bad window
+or a short burst of junk never trips it."""
 
 
 class DodgePolicy(LifecycleNode):
@@ -55,14 +71,15 @@ class DodgePolicy(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__("dodge_policy", **kwargs)
         next_configure = " (takes effect at the next configure)"
-        declare(self, "model", "", "Path of a .tflite model; empty: pick "
-                "lstm_t<timesteps>_u<units>.tflite from models_dir" + next_configure,
-                read_only=False)
+        declare(self, "model", "", "Path of a .tflite model; empty: "
+                "lstm_t<timesteps>_u<units>.tflite from models_dir if either is set, else "
+                "models_dir/default.tflite" + next_configure, read_only=False)
         declare(self, "models_dir", str(models_dir()), "Folder of the shipped models"
                 + next_configure, read_only=False)
-        declare(self, "timesteps", 5, "Window length the model must take (checked)"
+        declare(self, "timesteps", 0, "Window length: picks the grid model with units (the "
+                "other defaults to 5 or 15), and is checked against an explicit model; 0: unset"
                 + next_configure, read_only=False)
-        declare(self, "units", 15, "LSTM units, used to pick the model when `model` is empty"
+        declare(self, "units", 0, "LSTM units: picks the grid model with timesteps; 0: unset"
                 + next_configure, read_only=False)
         declare(self, "rate_hz", 10.0, "Control rate of the watchdog timer [Hz]",
                 why="read-only: the control rate the model was trained at")
@@ -78,6 +95,8 @@ class DodgePolicy(LifecycleNode):
         self.model_path: Path | None = None
         self.cmd_pub = None
         self.diag_pub = None
+        self.spec_pub = None
+        self.spec: WindowSpec | None = None
         self.window_sub = None
         self.timer = None
         self.report_timer = None
@@ -88,8 +107,8 @@ class DodgePolicy(LifecycleNode):
     def check_live(changes: dict[str, Any]) -> None:
         """Refuse values no model or watchdog can run with."""
         for name in ("timesteps", "units"):
-            if name in changes and changes[name] < 1:
-                raise ValueError(f"{name} must be >= 1, got {changes[name]}")
+            if name in changes and changes[name] < 0:
+                raise ValueError(f"{name} must be >= 1 (or 0: unset), got {changes[name]}")
         for name in ("stale_periods", "report_period"):
             if name in changes and not changes[name] > 0:
                 raise ValueError(f"{name} must be > 0, got {changes[name]}")
@@ -108,6 +127,12 @@ class DodgePolicy(LifecycleNode):
         self.windows = self.twists = self.rejected_nan = self.rejected_malformed = 0
         self.stale_zeros = self.model_errors = self.superseded = 0
         self.last_window_ns: int | None = None
+        self.rejected_since_ns: int | None = None
+        """When the current run of rejected windows began (None: the last window was answered)."""
+        self.last_rejection = ""
+        self.warn_after_ns: dict[str, int] = {}
+        """When each kind of rejection may be logged again (steady clock, ns)."""
+        self.muted_reported = False
         self.pending: float | None = None
         """The newest command the rate limit held back (None: nothing waiting)."""
 
@@ -118,27 +143,34 @@ class DodgePolicy(LifecycleNode):
             "windows": self.windows, "twists": self.twists, "rejected_nan": self.rejected_nan,
             "rejected_malformed": self.rejected_malformed, "stale_zeros": self.stale_zeros,
             "model_errors": self.model_errors, "superseded": self.superseded,
+            "answering": float(not self.muted()),
             "inference_p50_us": float(np.percentile(lat, 50)) if lat.size else float("nan"),
             "inference_p99_us": float(np.percentile(lat, 99)) if lat.size else float("nan"),
         }
 
     # -- lifecycle -----------------------------------------------------------------------------
     def resolve_model_path(self) -> Path:
-        """The `model` parameter, or the shipped model named by timesteps and units."""
+        """The `model` parameter, or the shipped model `timesteps`/`units` name, or the default
+        model (the same choice `dodge-lstm sim` and the launch files make)."""
         explicit = self.get_parameter("model").value
-        if explicit:
-            return Path(explicit).expanduser()
-        return model_for(self.get_parameter("timesteps").value,
-                         self.get_parameter("units").value,
-                         Path(self.get_parameter("models_dir").value))
+        return resolve_model(str(Path(explicit).expanduser()) if explicit else "",
+                             self.get_parameter("timesteps").value or None,
+                             self.get_parameter("units").value or None,
+                             Path(self.get_parameter("models_dir").value))
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load and check the model; FAILURE with an actionable message on any problem."""
+        """Load and check the model, tell the feature node its window; FAILURE with an
+        actionable message on any problem."""
         path = self.resolve_model_path()
         try:
-            self.model = TFLitePolicy(path, timesteps=self.get_parameter("timesteps").value)
+            if not path.is_file():
+                raise ModelError(missing_model_hint(path))
+            self.model = TFLitePolicy(path, timesteps=self.get_parameter("timesteps").value
+                                      or None)
+            self.spec = WindowSpec.from_metadata(self.model.metadata, path.name)
             self.model_path = path
-        except ModelError as exc:
+        except (ModelError, ValueError) as exc:
+            self.model = None
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.period_ns = int(1e9 / self.get_parameter("rate_hz").value)
@@ -149,9 +181,13 @@ class DodgePolicy(LifecycleNode):
         self.cmd_pub = self.create_lifecycle_publisher(command_type(self.stamped), "cmd_vel",
                                                        CMD_QOS)
         self.diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "diagnostics", 10)
-        self.window_sub = self.create_subscription(Float32MultiArray, "dodge/window",
-                                                   self.on_window, WINDOW_QOS)
-        self.get_logger().info(f"configured with {self.model}")
+        # A plain publisher: the feature node must fill its buffer before activation.
+        self.spec_pub = self.create_publisher(String, "dodge/window_spec", SPEC_QOS)
+        self.spec_pub.publish(spec_to_msg(self.spec))
+        self.window_sub = self.create_subscription(
+            Float32MultiArray, "dodge/window", self.on_window, POLICY_WINDOW_QOS)
+        self.get_logger().info(f"configured with {self.model}; windows "
+                               f"{self.spec.shape} announced on dodge/window_spec")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -191,6 +227,9 @@ class DodgePolicy(LifecycleNode):
     def _release(self) -> None:
         if self.window_sub is not None:
             self.destroy_subscription(self.window_sub)
+        if self.spec_pub is not None:
+            self.destroy_publisher(self.spec_pub)
+        self.spec_pub = None
         for pub in (self.cmd_pub, self.diag_pub):
             if pub is not None:
                 self.destroy_lifecycle_publisher(pub)
@@ -237,8 +276,10 @@ class DodgePolicy(LifecycleNode):
             window = msg_to_window(msg)
         except ValueError as exc:
             self.rejected_malformed += 1
-            self.get_logger().warning(f"malformed window rejected ({self.rejected_malformed} so "
-                                      f"far): {exc}", throttle_duration_sec=5.0)
+            self._rejected(f"malformed window: {exc}")
+            if self._warn_due("malformed"):
+                self.get_logger().warning(f"malformed window rejected ({self.rejected_malformed} "
+                                          f"so far): {exc}")
             return
         start = time.perf_counter_ns()
         try:
@@ -248,22 +289,62 @@ class DodgePolicy(LifecycleNode):
                 self.rejected_malformed += 1
             else:
                 self.rejected_nan += 1
-            self.get_logger().warning(
-                f"window rejected ({self.rejected_nan} non-finite, {self.rejected_malformed} "
-                f"malformed so far): {exc}", throttle_duration_sec=5.0)
+            self._rejected(str(exc))
+            if self._warn_due("invalid"):
+                self.get_logger().warning(
+                    f"window rejected ({self.rejected_nan} non-finite, {self.rejected_malformed} "
+                    f"malformed so far): {exc}")
             return
         except ModelError as exc:  # a finite window gave a non-finite output
             self.model_errors += 1
-            self.get_logger().error(f"model output rejected ({self.model_errors} so far): {exc}",
-                                    throttle_duration_sec=5.0)
+            self._rejected(f"model output: {exc}")
+            if self._warn_due("model"):
+                self.get_logger().error(f"model output rejected ({self.model_errors} so far): "
+                                        f"{exc}")
             return
         self.inference_ns.append(time.perf_counter_ns() - start)
         now = self.get_clock().now().nanoseconds
         self.last_window_ns = now
+        if self.muted_reported:
+            self.get_logger().info("answering windows again")
+        self.rejected_since_ns = None
+        self.muted_reported = False
         if self.pending is not None:
             self.superseded += 1  # a newer answer replaces one still waiting: never sent
         self.pending = cmd
         self._send_pending(now)
+
+    def _warn_due(self, kind: str) -> bool:
+        """True at most once per `WARN_EVERY_NS` of wall time per kind of rejection. Decided
+        here, before the logger is called: rclpy's `throttle_duration_sec` looks up the caller
+        first (frame inspection, path resolution: ~0.3 ms), which made every rejected window
+        cost 20 times an answered one, even when nothing was printed."""
+        now = time.monotonic_ns()
+        if now < self.warn_after_ns.get(kind, 0):
+            return False
+        self.warn_after_ns[kind] = now + WARN_EVERY_NS
+        return True
+
+    def _rejected(self, reason: str) -> None:
+        """Note a rejected window: the start of a run of them, and why the last one failed."""
+        if self.rejected_since_ns is None:
+            self.rejected_since_ns = self.get_clock().now().nanoseconds
+        self.last_rejection = reason
+
+    def muted(self) -> bool:
+        """True once every window for `MUTE_PERIODS` periods has been rejected."""
+        return (self.rejected_since_ns is not None and hasattr(self, "period_ns")
+                and self.get_clock().now().nanoseconds - self.rejected_since_ns
+                >= MUTE_PERIODS * self.period_ns)
+
+    def mute_message(self) -> str:
+        """What is wrong and what to do, for the log and diagnostics."""
+        expected = self.spec.shape if self.spec is not None else "?"
+        return (f"not answering: every window for {MUTE_PERIODS} periods was rejected; last: "
+                f"{self.last_rejection}. Model {self.model_path} takes windows {expected}, "
+                f"announced on dodge/window_spec; the package's ball_features follows it, so "
+                f"check that whatever publishes dodge/window (an older feature node, a replayed "
+                f"bag, your own node) sends {expected} windows of finite values")
 
     def _send_pending(self, now_ns: int) -> None:
         if self.pending is not None and self.bucket.allow(now_ns):
@@ -273,6 +354,9 @@ class DodgePolicy(LifecycleNode):
     def on_timer(self) -> None:
         """Send a held command; or, once the newest valid window is stale, a zero command."""
         now = self.get_clock().now().nanoseconds
+        if not self.muted_reported and self.muted():
+            self.muted_reported = True
+            self.report()  # the ERROR log and diagnostics now, not at the next report
         if self.last_window_ns is None or now - self.last_window_ns > self.stale_ns:
             self.pending = None
             if self.bucket.allow(now):
@@ -290,9 +374,15 @@ class DodgePolicy(LifecycleNode):
             f" windows {s['windows']}, twists {s['twists']}, rejected nan "
             f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}",
             throttle_duration_sec=5.0, throttle_time_source_type=STEADY)
+        if self.muted():
+            self.get_logger().error(self.mute_message(), throttle_duration_sec=5.0,
+                                    throttle_time_source_type=STEADY)
         if self.diag_pub is not None:
-            status = DiagnosticStatus(level=DiagnosticStatus.OK, name=self.get_name(),
-                                      message="inference latency",
+            muted = self.muted()
+            status = DiagnosticStatus(level=DiagnosticStatus.ERROR if muted
+                                      else DiagnosticStatus.OK, name=self.get_name(),
+                                      message=self.mute_message() if muted
+                                      else "inference latency",
                                       values=[KeyValue(key=k, value=f"{v:.3f}")
                                               for k, v in s.items()])
             arr = DiagnosticArray(status=[status])

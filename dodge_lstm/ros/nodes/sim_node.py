@@ -4,14 +4,19 @@ Steps the core arena for one robot at `control_rate_hz * real_time_factor` (wall
 the latest `cmd_vel`, and publishes what a Gazebo world with p3d plugins would: robot `odom`, one
 `balls/odom` message per live ball (`child_frame_id` = ball name), plus `balls/outcome` and,
 optionally, `/clock` so the rest of the graph can run on sim time (faster than real time too).
-Balls come from the `ball_spawner` through `balls/spawn`; a request is stamped with the tick it
-was made for and the ball is placed where it would be now (balls fly straight), so when the
-request arrives does not change the ball's path.
+Balls come from the `ball_spawner` through `balls/spawn` (`spawner: node`); a request is stamped
+with the tick it was made for and the ball is placed where it would be now (balls fly straight),
+so when the request arrives does not change the ball's path. With `spawner: sim` the simulator
+throws its own balls with the arena's own code and random stream (the spawn parameters and
+`seed` of the `ball_spawner` section): the same balls at the same ticks as `dodge-lstm eval
+--arenas 1` with that seed, which makes a lockstep graph the arena's exact twin.
 
 Lockstep (`lockstep:=true`), like Gazebo's lockstep with a controller: after publishing a tick
 the simulator waits for the driver's answer (the next `cmd_vel`) and steps at once, or steps
-anyway after `lockstep_timeout` wall seconds (counted). The graph then runs as fast as its nodes
-can go, and its result no longer depends on machine load.
+anyway after `lockstep_timeout` wall seconds (counted). Until the driver's first answer it holds
+the first tick (publishing it again every `lockstep_timeout`) instead of stepping: the world
+does not move before its driver is up. The graph then runs as fast as its nodes can go, and its
+result no longer depends on machine load.
 """
 
 from __future__ import annotations
@@ -74,12 +79,26 @@ class DodgeSim(Node):
                                         "Wall seconds to wait for the driver's answer in "
                                         "lockstep before stepping anyway (counted)",
                                         read_only=False)
+        self.spawner = declare(self, "spawner", "node", "Who throws the balls: node (requests "
+                               "on balls/spawn, from ball_spawner) or sim (this node, with the "
+                               "arena's own draws: the spawn parameters and seed below)")
+        spawn = declare_config(self, SpawnConfig(), why="read-only: with spawner sim, how "
+                               "this node throws balls (as ball_spawner's parameter)")
+        seed = declare(self, "seed", 0, "With spawner sim: the random seed of the throws (as "
+                       "`dodge-lstm eval --seed`)")
         if self.real_time_factor <= 0:
             raise ValueError("real_time_factor must be > 0")
         if self.lockstep_timeout <= 0:
             raise ValueError("lockstep_timeout must be > 0")
-        self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
-                           robot_yaw=yaw)
+        if self.spawner not in ("node", "sim"):
+            raise ValueError(f"spawner must be node or sim, got {self.spawner!r}")
+        if self.spawner == "sim":  # exactly `evaluate`'s Arena(1, ..., seed=seed)
+            self.arena = Arena(1, self.cfg, spawn, seed=seed, robot_yaw=yaw)
+        else:
+            self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
+                               robot_yaw=yaw)
+        self.answered = False
+        """A driver has answered at least once (lockstep holds the first tick until then)."""
         self.names: dict[int, str] = {}
         self.cmd = 0.0
         self.cmd_tick = -(10**9)
@@ -143,12 +162,18 @@ class DodgeSim(Node):
             return
         self.cmd = linear_x
         self.cmd_tick = self.arena.tick
+        self.answered = True
         if self.lockstep:  # the answer to the tick just published: step now
             self.timer.reset()
             self.on_tick()
 
     def on_lockstep_timeout(self) -> None:
-        """No answer within `lockstep_timeout`: step with what we have, and count it."""
+        """No answer within `lockstep_timeout`: before the driver's first answer, publish the
+        first tick again (the driver may have missed it); after, step with what we have, and
+        count it."""
+        if not self.answered:
+            self.publish_state()
+            return
         self.lockstep_timeouts += 1
         if self.lockstep_timeouts % 10 == 1:
             self.get_logger().info(f"lockstep: no cmd_vel within {self.lockstep_timeout} s "
@@ -157,6 +182,10 @@ class DodgeSim(Node):
 
     def on_spawn(self, msg: Odometry) -> None:
         """Add the requested ball (`child_frame_id` names it) if a slot is free."""
+        if self.spawner == "sim":
+            self.reject_spawn(msg.child_frame_id or "?", "this simulator throws its own balls "
+                              "(spawner: sim)")
+            return
         if not msg.child_frame_id:
             self.rejected_spawns += 1  # no name to answer with: logged only
             self.get_logger().warning(

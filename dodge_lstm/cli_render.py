@@ -1,0 +1,77 @@
+"""`dodge-lstm render`: an animated GIF of one arena episode or a recorded bag, or (`--still`) a
+PNG of a bag's markers topic."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dodge_lstm.cli_args import non_negative_float, output_file, positive_float
+from dodge_lstm.cli_spawn import add_spawn_args, spawn_config_from_args
+
+
+def add_render_command(sub: argparse._SubParsersAction) -> None:
+    """The `render` sub-command's flags."""
+    p = sub.add_parser("render", help="animated GIF of one arena episode or a recorded bag")
+    p.add_argument("--policy", default="expert",
+                   help="expert | stationary | random | PATH.tflite | MODULE:CALLABLE "
+                        "(default expert)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--seconds", type=positive_float, default=15.0,
+                   help="episode length (default 15)")
+    p.add_argument("--bag", type=Path, default=None,
+                   help="draw this rosbag2 bag (directory, .mcap or .db3) instead of an arena "
+                        "episode: odom, balls/odom, balls/outcome and cmd_vel")
+    p.add_argument("--namespace", default="", help="namespace of the recorded topics (--bag)")
+    p.add_argument("--still", type=non_negative_float, default=None, metavar="SECONDS",
+                   help="with --bag: write a PNG of the markers topic (what rviz shows, seen "
+                        "from above) at this bag time (seconds from the bag's first message) "
+                        "instead of a GIF")
+    p.add_argument("--out", type=output_file, required=True,
+                   help="output .gif (.mp4 where ffmpeg is installed; .png with --still)")
+    add_spawn_args(p)
+    p.set_defaults(func=cmd_render)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    if args.still is not None:
+        return render_still(args)
+    from dodge_lstm.viz.episode_gif import render_gif
+
+    if args.bag is not None:
+        from dodge_lstm.bags.bag_trace import trace_from_bag
+
+        trace = trace_from_bag(args.bag, namespace=args.namespace)
+        title = args.bag.name
+    else:
+        from dodge_lstm.core.episode_trace import trace_episode
+        from dodge_lstm.runtime.learned_policy import make_policy
+
+        policy = make_policy(args.policy, seed=args.seed)
+        trace = trace_episode(policy, args.seconds, args.seed,
+                              spawn_cfg=spawn_config_from_args(args))
+        title = policy.name
+    out = render_gif(trace, args.out, title=title)
+    _, hits, balls = trace.resolved[-1]
+    print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
+          f"{len(trace) * trace.dt:.1f} s")
+    return 0
+
+
+def render_still(args: argparse.Namespace) -> int:
+    """`render --bag B --still T --out X.png`: the bag's `markers` topic at T s."""
+    if args.bag is None:
+        raise ValueError("--still needs --bag: it draws the markers topic of a recorded bag")
+    if args.out.suffix.lower() != ".png":
+        raise ValueError(f"--still writes a PNG: --out must end in .png, got {args.out}")
+    from dodge_lstm.bags.bag_markers import markers_at
+    from dodge_lstm.viz.marker_still import render_marker_still
+
+    snap = markers_at(args.bag, args.still, namespace=args.namespace)
+    if not snap.markers:
+        raise ValueError(f"bag {args.bag}: no markers are shown {args.still:g} s after its "
+                         f"first message ({snap.arrays} {snap.topic} messages before then)")
+    out = render_marker_still(snap.markers, args.out, args.still,
+                              title=f"{args.bag.name} {snap.topic}", stamp_s=snap.stamp_s)
+    print(f"wrote {out}: {len(snap.markers)} markers of {snap.topic} at {args.still:g} s")
+    return 0
