@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from dodge_lstm.ros.bringup.options import POLICIES, SIMULATORS, SPAWNERS, SimOptions
 
@@ -70,24 +71,15 @@ RECORD_ARGUMENTS = (
 )
 
 
-def _int(configs: Mapping[str, str], name: str) -> int | None:
+def _number(configs: Mapping[str, str], name: str, kind: type, what: str) -> Any:
+    """The argument as `kind` (int or float), None if empty; ValueError naming it otherwise."""
     text = configs.get(name, "").strip()
     if not text:
         return None
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
-        raise ValueError(f"{name}:={text} is not an integer") from None
-
-
-def _float(configs: Mapping[str, str], name: str) -> float | None:
-    text = configs.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name}:={text} is not a number") from None
+        raise ValueError(f"{name}:={text} is not {what}") from None
 
 
 def _bool(configs: Mapping[str, str], name: str, default: str) -> bool:
@@ -102,8 +94,8 @@ def options_from_launch(configs: Mapping[str, str], launch_file: str = "sim") ->
     `launch_file` being `sim` or `record`; ValueError on a value that is no value of its kind."""
     common = {
         "params_file": configs.get("params_file", ""),
-        "seed": _int(configs, "seed"),
-        "real_time_factor": _float(configs, "real_time_factor"),
+        "seed": _number(configs, "seed", int, "an integer"),
+        "real_time_factor": _number(configs, "real_time_factor", float, "a number"),
         "markers": _bool(configs, "markers", "true"),
     }
     output_dir = configs.get("output_dir", "")
@@ -112,7 +104,8 @@ def options_from_launch(configs: Mapping[str, str], launch_file: str = "sim") ->
     if launch_file != "sim":
         raise ValueError(f"launch_file must be sim or record, got {launch_file!r}")
     return SimOptions(
-        timesteps=_int(configs, "timesteps"), units=_int(configs, "units"),
+        timesteps=_number(configs, "timesteps", int, "an integer"),
+        units=_number(configs, "units", int, "an integer"),
         model=configs.get("model", ""), policy=configs.get("policy", "lstm"),
         record=output_dir if _bool(configs, "record", "false") else None,
         sim=configs.get("sim", "embedded"), lockstep=_bool(configs, "lockstep", "false"),
