@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dodge_lstm.cli_args import positive_int
-from dodge_lstm.cli_outcomes import add_outcome_args, describe, finish_outcomes
+from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, describe, finish_outcomes
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 
@@ -37,7 +37,6 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
-    from dodge_lstm.core.ball_records import BallLog
     from dodge_lstm.core.evaluation import evaluate_scenario, scenario_table
     from dodge_lstm.runtime.learned_policy import make_policy
 
@@ -45,11 +44,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--write-scores needs a .tflite --policy: scores go into its .json")
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     scenarios = [scenario_from_args(args, n) for n in args.scenario]  # all checked before running
-    per_ball = args.outcomes is not None or args.compare is not None
-    if per_ball and (len(scenarios) > 1 or len(scenarios[0].components) > 1):
+    log = ball_log_for(args)
+    if log is not None and (len(scenarios) > 1 or len(scenarios[0].components) > 1):
         raise ValueError("--outcomes/--compare take one scenario of one setting (not a "
                          "mixture): one run, one file")
-    log = BallLog() if per_ball else None
     results = [evaluate_scenario(policy, sc, args.balls, seed=args.seed, arenas=args.arenas,
                                  progress=not args.json, ball_log=log) for sc in scenarios]
     compared = finish_outcomes(args, log.records()) if log is not None else None

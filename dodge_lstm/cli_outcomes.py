@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 
 from dodge_lstm.cli_args import existing_file
-from dodge_lstm.core.ball_records import BallRecord, first_difference, read_csv, write_csv
+from dodge_lstm.core.ball_records import (
+    BallLog,
+    BallRecord,
+    first_difference,
+    read_csv,
+    write_csv,
+)
 
 
 def add_outcome_args(p: argparse.ArgumentParser) -> None:
@@ -18,6 +24,11 @@ def add_outcome_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", type=existing_file, default=None, metavar="FILE.csv",
                    help="compare this run's balls with another run's --outcomes file: say "
                         "whether they match and where they first differ (exit 1 if not)")
+
+
+def ball_log_for(args: argparse.Namespace) -> BallLog | None:
+    """A log to fill if the run writes or compares its balls, else None (no per-ball cost)."""
+    return BallLog() if args.outcomes is not None or args.compare is not None else None
 
 
 def finish_outcomes(args: argparse.Namespace, records: list[BallRecord]) -> dict | None:

@@ -12,7 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from dodge_lstm.cli_args import existing_file, positive_float, positive_int
-from dodge_lstm.cli_outcomes import add_outcome_args, finish_outcomes
+from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, finish_outcomes
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 from dodge_lstm.core.config import SpawnConfig
 
@@ -42,12 +42,10 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
 def cmd_sim(args: argparse.Namespace) -> int:
     """Run the graph and print its summary; exit 1 if the policy did not end active or said it
     was not answering (every window rejected)."""
-    from dodge_lstm.core.ball_records import BallLog
     from dodge_lstm.ros.bringup.graph import run_sim
     from dodge_lstm.ros.bringup.report import format_summary, summary_json
 
-    per_ball = args.outcomes is not None or args.compare is not None
-    log = BallLog() if per_ball else None
+    log = ball_log_for(args)
     summary = run_sim(sim_options(args), ball_log=log)
     compared = finish_outcomes(args, log.records(args.balls)) if log is not None else None
     summary |= compared or {}

@@ -13,6 +13,17 @@ from typing import Any
 OUTCOMES = ("hit", "passed", "rejected")
 
 
+def ball_name(number: int) -> str:
+    """The name the simulator and the spawner give ball `number`: `ball_<number>`."""
+    return f"ball_{int(number)}"
+
+
+def ball_number(name: str) -> int | None:
+    """The number in a `ball_name`; None for a name of another form (a foreign spawner's)."""
+    prefix, _, number = name.rpartition("_")
+    return int(number) if prefix == "ball" and number.isdigit() else None
+
+
 def encode_outcome(ball: str, outcome: str, threat: bool, t_sec: float) -> str:
     """The JSON text of one outcome; raises ValueError on an unknown outcome."""
     if outcome not in OUTCOMES:

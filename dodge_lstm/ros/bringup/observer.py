@@ -24,6 +24,7 @@ from std_msgs.msg import Float32MultiArray, String
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.evaluation import ThreatTally
 from dodge_lstm.core.odometry import stamp_ns
+from dodge_lstm.core.outcomes import ball_number
 from dodge_lstm.ros.messages import command_linear_x, command_type, msg_to_outcome
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
@@ -55,13 +56,6 @@ def window_to_twist_ms(window_ns: Iterable[int], twist_ns: Iterable[int]) -> np.
     nxt = np.append(windows[1:], np.iinfo(np.int64).max)
     answered = ok & (twists[np.minimum(first, twists.size - 1)] < nxt)
     return (twists[first[answered]] - windows[answered]) / 1e6
-
-
-def ball_number(name: str) -> int | None:
-    """The id in a ball's name, `ball_<id>` (as the simulator and the spawner name them);
-    None for another name (such a ball is counted, not logged)."""
-    prefix, _, number = name.rpartition("_")
-    return int(number) if prefix == "ball" and number.isdigit() else None
 
 
 class GraphObserver(Node):

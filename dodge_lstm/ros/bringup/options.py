@@ -2,8 +2,8 @@
 both become a `SimOptions` (`cli.sim_options`, `launch_arguments.options_from_launch`), and
 `graph_nodes` turns it into what every node is started with.
 
-`SimOptions` is plain data; `check_options` refuses what cannot run, and `params_file_arg` is
-the one place that looks at the disk (does the parameters file exist), called explicitly when
+`SimOptions` is plain data; `check_options` refuses what cannot run, and `checked_params_path`
+is the one place that looks at the disk (does the parameters file exist), called explicitly when
 the run starts.
 """
 
@@ -101,10 +101,6 @@ LABEL_TOPIC = "expert/cmd_vel"
 
 SHADOW_NODE = "expert_shadow"
 """The shadow expert's node name: `expert_driver`'s code, renamed so both can run."""
-
-SHADOW_REMAPS = ["-r", f"__node:={SHADOW_NODE}", "-r", f"cmd_vel:={LABEL_TOPIC}"]
-"""`--ros-args` remappings that turn an `expert_driver` into the shadow."""
-
 
 def check_options(opts: SimOptions) -> None:
     """ValueError, saying what to do, unless the graph can run as chosen (every entry point

@@ -108,7 +108,6 @@ class BallFeatures(Node):
 
     def on_odom(self, msg: Odometry) -> None:
         """Push one row per control period and publish the window."""
-        rejected = self.rows.rejected
         if self.window is None:  # no model loaded yet: nobody to cut windows for
             return
         if self.last_msg is not None and stamp_ns(msg) == self.rows.last_row_ns:
@@ -123,6 +122,7 @@ class BallFeatures(Node):
         # ball's last message must not bring it back.
         self._drain(self.ball_sub, self.on_ball)
         self._drain(self.outcome_sub, self.on_outcome)
+        rejected = self.rows.rejected
         row = self.rows.on_odom(msg)
         if row is None:
             if self.rows.rejected > rejected:

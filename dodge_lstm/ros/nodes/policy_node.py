@@ -374,15 +374,14 @@ class DodgePolicy(LifecycleNode):
             f" windows {s['windows']}, twists {s['twists']}, rejected nan "
             f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}",
             throttle_duration_sec=5.0, throttle_time_source_type=STEADY)
-        if self.muted():
-            self.get_logger().error(self.mute_message(), throttle_duration_sec=5.0,
+        mute = self.mute_message() if not s["answering"] else None
+        if mute is not None:
+            self.get_logger().error(mute, throttle_duration_sec=5.0,
                                     throttle_time_source_type=STEADY)
         if self.diag_pub is not None:
-            muted = self.muted()
-            status = DiagnosticStatus(level=DiagnosticStatus.ERROR if muted
-                                      else DiagnosticStatus.OK, name=self.get_name(),
-                                      message=self.mute_message() if muted
-                                      else "inference latency",
+            status = DiagnosticStatus(level=DiagnosticStatus.OK if mute is None
+                                      else DiagnosticStatus.ERROR, name=self.get_name(),
+                                      message=mute or "inference latency",
                                       values=[KeyValue(key=k, value=f"{v:.3f}")
                                               for k, v in s.items()])
             arr = DiagnosticArray(status=[status])

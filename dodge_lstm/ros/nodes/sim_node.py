@@ -38,6 +38,7 @@ from std_msgs.msg import String
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.odometry import ball_state, finite_odometry, stamp_ns
+from dodge_lstm.core.outcomes import ball_name
 from dodge_lstm.ros.messages import (
     command_linear_x,
     command_type,
@@ -97,8 +98,6 @@ class DodgeSim(Node):
         else:
             self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
                                robot_yaw=yaw)
-        self.answered = False
-        """A driver has answered at least once (lockstep holds the first tick until then)."""
         self.names: dict[int, str] = {}
         self.cmd = 0.0
         self.cmd_tick = -(10**9)
@@ -162,10 +161,14 @@ class DodgeSim(Node):
             return
         self.cmd = linear_x
         self.cmd_tick = self.arena.tick
-        self.answered = True
         if self.lockstep:  # the answer to the tick just published: step now
             self.timer.reset()
             self.on_tick()
+
+    @property
+    def answered(self) -> bool:
+        """A driver has answered at least once (lockstep holds the first tick until then)."""
+        return self.cmd_tick >= 0
 
     def on_lockstep_timeout(self) -> None:
         """No answer within `lockstep_timeout`: before the driver's first answer, publish the
@@ -219,7 +222,7 @@ class DodgeSim(Node):
         out = self.arena.step(np.array([self.cmd if fresh else 0.0]))
         t = self.arena.time
         for ball_id, hit, threat in zip(out.ball_id, out.hit, out.threat):
-            name = self.names.pop(int(ball_id), f"ball_{ball_id}")
+            name = self.names.pop(int(ball_id), ball_name(ball_id))
             self.outcome_pub.publish(outcome_to_msg(name, "hit" if hit else "passed", bool(threat),
                                                     t))
         self.publish_state()
@@ -256,7 +259,7 @@ class DodgeSim(Node):
             msg.header.stamp = stamp
             msg.header.frame_id = self.odom_frame
             msg.child_frame_id = self.names.get(int(a.ball_id[0, slot]),
-                                                f"ball_{a.ball_id[0, slot]}")
+                                                ball_name(a.ball_id[0, slot]))
             msg.pose.pose.position.x, msg.pose.pose.position.y = map(float, a.ball_pos[0, slot])
             msg.pose.pose.orientation.w = 1.0
             msg.twist.twist.linear.x, msg.twist.twist.linear.y = map(float, a.ball_vel[0, slot])

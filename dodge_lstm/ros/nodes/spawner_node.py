@@ -20,6 +20,7 @@ from std_msgs.msg import String
 
 from dodge_lstm.core.config import SpawnConfig
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
+from dodge_lstm.core.outcomes import ball_name
 from dodge_lstm.core.spawning import spawn_balls
 from dodge_lstm.ros.messages import msg_to_outcome
 from dodge_lstm.ros.node_main import run_node
@@ -116,7 +117,7 @@ class BallSpawner(Node):
         n = len(due)
         bpos, bvel = spawn_balls(self.rng, np.tile(pos, (n, 1)), np.full(n, yaw), self.cfg)
         for k, p, v in zip(due, bpos, bvel):
-            name = f"ball_{self.count}"
+            name = ball_name(self.count)
             self.count += 1
             self.slots[k] = name
             req = Odometry()
