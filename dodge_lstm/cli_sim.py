@@ -36,7 +36,8 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
                       real_time_factor=args.real_time_factor, seed=args.seed,
                       markers=args.markers, sim=args.sim, spawner=args.spawner,
                       processes=args.processes, lockstep=args.lockstep, balls=args.balls,
-                      stamped=args.stamped, label=args.label or "", progress=True)
+                      stamped=args.stamped, label=args.label or "", executor=args.executor,
+                      progress=True)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -56,7 +57,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 def add_sim_command(sub: argparse._SubParsersAction) -> None:
     """The `sim` sub-command's flags (each launch argument has one; see the module doc)."""
-    from dodge_lstm.ros.bringup.options import POLICIES, SIMULATORS, SPAWNERS
+    from dodge_lstm.ros.bringup.options import EXECUTORS, POLICIES, SIMULATORS, SPAWNERS
 
     p = sub.add_parser("sim", help="the sim.launch.py graph in one process, without launch")
     p.add_argument("--duration", type=positive_float, default=30.0,
@@ -102,6 +103,9 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                         "expert/cmd_vel (TwistStamped, stamped with the odom it answers) while "
                         "the LSTM drives; recorded with --record, for `dataset --label-topic "
                         "expert/cmd_vel` (DAgger through ROS)")
+    p.add_argument("--executor", choices=EXECUTORS, default="events",
+                   help="what spins the nodes of this process: events (rclpy's EventsExecutor, "
+                        "default) or single (SingleThreadedExecutor: slower, the fallback)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_outcome_args(p)
     add_spawn_args(p)  # the spawner's settings: a one-setting scenario and its overrides

@@ -147,17 +147,32 @@ class MarkerScene:
         if ball is not None and ball.outcome is None:
             ball.outcome = outcome
 
-    def on_odom(self, msg: Any) -> list[MarkerSpec] | None:
-        """The whole scene at this robot state (ADDs and the DELETEs due now), or None if the
-        message was rejected (non-finite; counted in `rejected`)."""
+    def advance(self, msg: Any) -> list[MarkerSpec] | None:
+        """Take this robot state's time without drawing (a frame the viewer will not get): the
+        DELETEs of a reset if time went back, else []; None if rejected, as `on_odom`.
+
+        Nothing else is due: a ball that leaves before the next drawn frame was never drawn
+        since, and that frame deletes whatever it no longer shows."""
         if not finite_odometry(msg):
             self.rejected += 1
             return None
-        now = stamp_ns(msg)
+        return self.advance_to(stamp_ns(msg))
+
+    def advance_to(self, now_ns: int) -> list[MarkerSpec]:
+        """`advance` for a robot state already known to be finite, by its stamp alone."""
         out: list[MarkerSpec] = []
-        if self._now_ns is not None and now < self._now_ns:
+        if self._now_ns is not None and now_ns < self._now_ns:
             out += self.reset()  # time went back (simulator restart, looping bag)
-        self._now_ns = now
+        self._now_ns = now_ns
+        return out
+
+    def on_odom(self, msg: Any) -> list[MarkerSpec] | None:
+        """The whole scene at this robot state (ADDs and the DELETEs due now), or None if the
+        message was rejected (non-finite; counted in `rejected`)."""
+        out = self.advance(msg)
+        if out is None:
+            return None
+        now = stamp_ns(msg)
         pos, yaw, vel = robot_state(msg)
         live = {name: (p, v) for name, _, p, v in self.tracker.states(now)}
         for name, (p, v) in live.items():

@@ -235,6 +235,83 @@ def test_specs_become_markers_and_tf_only_where_tf2_msgs_exists(ros_context):
         node.destroy_node()
 
 
+@pytest.mark.ros
+def test_frames_over_max_rate_are_skipped_but_nothing_they_held_is_lost(ros_context):
+    """`max_rate_hz` (issue 18: a lockstep graph ticks hundreds of times a second): a burst of
+    robot states draws one frame; a ball seen only in skipped frames is drawn at its newest
+    state in the next one; a ball resolved in between is DELETEd there; a non-finite state in a
+    skipped frame is still rejected and counted. Real publisher/subscriber in the node's own
+    process, messages serialized as they would arrive. Mutants caught: the rate ignored (a
+    frame per state), the newest state dropped (`ball_bytes` not flushed), an outcome's DELETE
+    swallowed by a skipped frame, NaN taken from the raw bytes unchecked."""
+    import time
+
+    import rclpy
+    from nav_msgs.msg import Odometry
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import serialize_message
+    from ros_helpers import spin_until
+    from visualization_msgs.msg import MarkerArray
+
+    from dodge_lstm.ros.messages import outcome_to_msg
+    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
+
+    def wire(t_s: float, child: str, x: float, y: float, vx: float = 0.0, vy: float = 0.0):
+        msg = Odometry()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(round(t_s * 1e9), 10**9)
+        msg.header.frame_id, msg.child_frame_id = "odom", child
+        msg.pose.pose.position.x, msg.pose.pose.position.y = x, y
+        msg.pose.pose.orientation.w = 1.0
+        msg.twist.twist.linear.x, msg.twist.twist.linear.y = vx, vy
+        return serialize_message(msg)
+
+    gap_s = 0.2
+    node = DodgeMarkers(context=ros_context, parameter_overrides=[
+        Parameter("max_rate_hz", value=1.0 / gap_s), Parameter("flash_duration", value=0.0)])
+    probe = rclpy.create_node("markers_probe", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    arrays: list[MarkerArray] = []
+    try:
+        probe.create_subscription(MarkerArray, "markers", arrays.append, 100)
+        executor.add_node(node)
+        executor.add_node(probe)
+        assert spin_until(executor, lambda: node.pub.get_subscription_count() > 0, 5.0)
+
+        node.on_ball_bytes(wire(0.0, "ball_a", 0.0, 3.0, 0.0, -1.0))
+        node.on_odom_bytes(wire(0.0, "base_link", 0.0, 0.0))  # drawn: the first frame
+        a_id = node.scene.drawn_ids()["ball_a"]
+        rejected = node.rejected
+        for k in range(1, 20):  # a burst: 19 ticks inside the gap
+            t = 0.1 * k
+            node.on_ball_bytes(wire(t, "ball_b", 2.0, 0.0 + t, -1.0, 0.0))
+            if k == 5:
+                node.on_ball_bytes(wire(t, "ball_c", math.nan, 0.0))
+            if k < 10:
+                node.on_ball_bytes(wire(t, "ball_a", 0.0, 3.0 - t, 0.0, -1.0))
+            if k == 10:
+                node.on_outcome(outcome_to_msg("ball_a", "passed", False, t))
+            node.on_odom_bytes(wire(t, "base_link", 0.0, 0.0))
+        assert node.rejected == rejected + 1  # the NaN ball, though its frame was skipped
+        time.sleep(gap_s)  # the limit is wall time by design: let it pass once
+        node.on_odom_bytes(wire(2.0, "base_link", 0.0, 0.0))
+        assert spin_until(executor, lambda: len(arrays) >= 2, 5.0)
+        spin_until(executor, lambda: False, 0.3)  # anything else would arrive now
+        assert len(arrays) == 2, [len(a.markers) for a in arrays]
+        last = {(m.ns, m.id): m for m in arrays[1].markers}
+        assert last[(ms.NS_BALL, a_id)].action == MARKER_DELETE
+        b_id = node.scene.drawn_ids()["ball_b"]
+        sphere = last[(ms.NS_BALL, b_id)]
+        assert sphere.action == MARKER_ADD
+        # Its newest state (t=1.9: x 2.0, y 1.9, vx -1) propagated to the frame's stamp (2.0).
+        assert (sphere.pose.position.x, sphere.pose.position.y) == pytest.approx((1.9, 1.9))
+        assert "ball_c" not in node.scene.drawn_ids()
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
+
+
 # -- 3. a real graph, recorded --------------------------------------------------------------------
 
 

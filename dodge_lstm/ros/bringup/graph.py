@@ -5,7 +5,8 @@ them from `graph_nodes`), in this process or one process per node (as `ros2 laun
 drives the policy node through
 `configure` and `activate` over its real lifecycle services (as the launch file's event handlers
 do), runs for `--duration` simulated seconds, deactivates it, and returns a summary measured by
-a `GraphObserver` through topics only. One `SingleThreadedExecutor` spins everything here.
+a `GraphObserver` through topics only. One executor spins everything here (`graph_executor`):
+rclpy's EventsExecutor unless `--executor single`.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import rclpy
 from lifecycle_msgs.msg import Transition
 from rclpy.context import Context
 from rclpy.exceptions import ParameterException
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import Executor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.ros.bringup.graph_executor import GraphExecutor
 from dodge_lstm.ros.bringup.graph_guard import check_no_other_graph
 from dodge_lstm.ros.bringup.graph_nodes import graph_nodes
 from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_service
@@ -42,6 +44,9 @@ from dodge_lstm.ros.bringup.options import (
 )
 from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands, rss_mb
 from dodge_lstm.ros.params_file import check_sections, node_parameters
+
+CHECK_PERIOD_S = 0.05
+"""How often (wall time) the run loop looks at its limits and redraws progress."""
 
 
 def control_period(params_path: Path) -> float:
@@ -106,13 +111,17 @@ def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
             raise RuntimeError(f"{policy.target} failed transition {transition}:\n{hint}")
 
 
-def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: SimOptions,
+def _run_for(graph: GraphExecutor, observer: GraphObserver, opts: SimOptions,
              period: float, rtf: float, procs: NodeProcesses | None,
              rss: list[tuple[int, float]]) -> bool:
     """Spin until the observer has seen `opts.duration` simulated seconds of ticks (or
     `opts.balls` resolved balls); True if Ctrl-C cut it short. Raises RuntimeError if the
     wall-clock limit passes or a node dies. Appends (simulated second, resident MiB of the
-    graph) to `rss` once per simulated minute, for soak runs."""
+    graph) to `rss` once per simulated minute, for soak runs.
+
+    Each spin runs one callback; everything else here (limits, memory, the progress bar) runs
+    at most every `CHECK_PERIOD_S` of wall time, so a lockstep run does not pay for it per
+    message."""
     from tqdm import tqdm
 
     if opts.balls is not None:  # ~1 ball per simulated second; real time is the slowest case
@@ -125,35 +134,40 @@ def _run_for(executor: SingleThreadedExecutor, observer: GraphObserver, opts: Si
     def progress() -> int:
         return observer.tally.balls if opts.balls is not None else observer.ticks
 
+    executor = graph.executor
     wall_start = time.perf_counter()
+    next_check = wall_start
     next_sample = 0
     bar = tqdm(total=total, unit=unit, desc="sim", disable=not opts.progress, leave=False)
     try:
-        while progress() < total:
-            executor.spin_once(timeout_sec=0.1)
+        while progress() < total and not graph.interrupted:
+            executor.spin_once(timeout_sec=CHECK_PERIOD_S)
+            if (now := time.perf_counter()) < next_check:
+                continue
+            next_check = now + CHECK_PERIOD_S
             if observer.ticks >= next_sample:  # memory every simulated minute, for soak runs
                 rss.append((round(observer.ticks * period), _graph_rss_mb(procs)))
                 next_sample += round(60.0 / period)
-            if time.perf_counter() - wall_start > wall_limit:
+            if now - wall_start > wall_limit:
                 raise RuntimeError(f"simulation did not reach {opts.balls or opts.duration} "
                                    f"{unit}s in {wall_limit:.0f} s of wall time")
             if procs is not None and (dead := procs.first_exited()) is not None:
                 raise RuntimeError(f"{dead} exited early:\n" + procs.log_tail(dead))
-            if opts.progress:  # tqdm redraws at most every `mininterval`: cheap per spin
+            if opts.progress:
                 rate = observer.tally.threat_dodge_rate
                 bar.set_postfix_str(f"t={observer.ticks * period:.0f}s balls "
                                     f"{observer.tally.balls} threat dodge "
                                     + ("-" if math.isnan(rate) else f"{rate:.1%}"),
                                     refresh=False)
                 bar.update(progress() - bar.n)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C, inside a callback
         return True
     finally:
         bar.close()
-    return False
+    return graph.interrupted
 
 
-def _await_report(executor: SingleThreadedExecutor, observer: GraphObserver,
+def _await_report(executor: Executor, observer: GraphObserver,
                   real_time_factor: float) -> None:
     """One more policy report (sent every simulated second) so its counters cover the whole
     run; bounded, a missing report only leaves them a second short."""
@@ -180,7 +194,8 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
     nodes: list[Node] = []
     procs: NodeProcesses | None = None
     policy: LifecycleClient | None = None
-    executor = SingleThreadedExecutor(context=context)
+    graph = GraphExecutor(context, opts.executor)
+    executor = graph.executor
     logs: Path | None = None
     try:
         check_no_other_graph(context)  # before any graph node: refuse a second graph
@@ -212,7 +227,7 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
         wall_start = time.perf_counter()
         cpu_start = _graph_cpu_s(procs)
         rss: list[tuple[int, float]] = []
-        interrupted = _run_for(executor, observer, opts, period, rtf, procs, rss)
+        interrupted = _run_for(graph, observer, opts, period, rtf, procs, rss)
         cpu = _graph_cpu_s(procs) - cpu_start
         rss.append((round(observer.ticks * period), _graph_rss_mb(procs)))
         observer.stop_counting()
@@ -235,6 +250,7 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
         summary["mode"] = "processes" if opts.processes else "in-process"
         summary["lockstep"] = opts.lockstep
         summary["spawner"] = opts.spawner_mode
+        summary["executor"] = opts.executor
         summary["speedup"] = summary["sim_seconds"] / wall if wall > 0 else math.nan
         # The graph's CPU in % of one core: the node processes, or this whole process (nodes,
         # observer and all) when the graph runs in-process.
@@ -255,5 +271,7 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
         # shutdown() keeps the callbacks the executor had queued, each with its node: drop the
         # executor, and the client that holds it, so the collection below frees every node.
         del executor, policy
+        graph.release()
         destroy_nodes(nodes)
         rclpy.try_shutdown(context=context)
+        graph.restore_signals()  # after the executor is gone: asio resets them when it goes

@@ -1,6 +1,6 @@
 """The run's measurements, taken from outside the graph through its topics only.
 
-Threading: `GraphObserver` is spun by the same `SingleThreadedExecutor` as the bringup's own
+Threading: `GraphObserver` is spun by the same single-threaded executor as the bringup's own
 node (and, in-process, the graph's nodes), so its callbacks and the code reading its counters
 never run at the same time: no lock, no second thread, no GIL hand-over between executors.
 Its timings do not depend on when its callbacks run either: they are DDS source timestamps,
@@ -18,6 +18,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from rclpy.subscription import MessageInfo
 from std_msgs.msg import Float32MultiArray, String
 
@@ -25,6 +26,8 @@ from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.evaluation import ThreatTally
 from dodge_lstm.core.odometry import stamp_ns
 from dodge_lstm.core.outcomes import ball_number
+from dodge_lstm.ros.bringup.graph_executor import WithMessageInfo
+from dodge_lstm.ros.cdr_peek import peek_odometry
 from dodge_lstm.ros.messages import command_linear_x, command_type, msg_to_outcome
 from dodge_lstm.ros.qos import EVENT_QOS, STATE_QOS, WINDOW_QOS
 
@@ -94,17 +97,21 @@ class GraphObserver(Node):
         self.max_balls: int | None = None
         """Count at most this many balls (the first ones resolved), for `--balls N` runs."""
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
-        self.create_subscription(command_type(stamped), "cmd_vel", self.on_twist, 50)
-        self.create_subscription(Float32MultiArray, "dodge/window", self.on_window, WINDOW_QOS)
+        self.create_subscription(command_type(stamped), "cmd_vel",
+                                 WithMessageInfo(self.on_twist), 50)
+        # Raw (serialized) where only when, or which ball, matters: see ros.cdr_peek.
+        self.create_subscription(Float32MultiArray, "dodge/window",
+                                 WithMessageInfo(self.on_window), WINDOW_QOS, raw=True)
         self.create_subscription(DiagnosticArray, "diagnostics", self.on_diag, 10)
-        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+        self.create_subscription(Odometry, "odom", WithMessageInfo(self.on_odom), STATE_QOS,
+                                 raw=True)
         # Every ball thrown while counting must come back as an outcome (or still be flying).
         self.thrown = 0
         self.flying: set[str] = set()
         self.create_subscription(Odometry, "balls/spawn", self.on_spawn, EVENT_QOS)
         self.watch_balls = watch_balls
         if ball_log is not None or watch_balls:
-            self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
+            self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS, raw=True)
         if label_topic is not None:
             self.create_subscription(command_type(True), label_topic, self.on_label, 50)
 
@@ -113,8 +120,13 @@ class GraphObserver(Node):
             self.thrown += 1
             self.flying.add(msg.child_frame_id)
 
-    def on_ball(self, msg: Odometry) -> None:
-        """A ball's first appearance: thrown (when the simulator throws them) and logged."""
+    def on_ball(self, data: bytes) -> None:
+        """A ball's first appearance: thrown (when the simulator throws them) and logged. Only
+        a first appearance is deserialized."""
+        peeked = peek_odometry(data)
+        if peeked is not None and peeked.child_frame_id in self.seen:
+            return
+        msg = deserialize_message(data, Odometry)
         name = msg.child_frame_id
         if name in self.seen:
             return
@@ -135,7 +147,7 @@ class GraphObserver(Node):
         """Freeze the counts (teardown traffic stays out)."""
         self.counting = False
 
-    def on_odom(self, msg: Odometry, info: MessageInfo) -> None:
+    def on_odom(self, data: bytes, info: MessageInfo) -> None:
         """Simulator ticks: the clock of the run and the jitter reference."""
         if self.counting:
             self.ticks += 1
@@ -162,7 +174,7 @@ class GraphObserver(Node):
                                    bool(out["threat"]),
                                    round(float(out["t"]) * 1e9 / self.period_ns))
 
-    def on_window(self, msg: Float32MultiArray, info: MessageInfo) -> None:
+    def on_window(self, data: bytes, info: MessageInfo) -> None:
         if self.counting:
             self.window_src_ns.append(info["source_timestamp"])
 

@@ -52,6 +52,11 @@ class SimOptions:
     """Stop after exactly this many resolved balls instead of after `duration`."""
     stamped: bool = False
     """`cmd_vel` as geometry_msgs/TwistStamped instead of Twist (driver and simulator)."""
+    executor: str = "events"
+    """What spins the bringup's nodes (all of the graph, in-process): `events` (rclpy's
+    EventsExecutor, dispatching from C++) or `single` (the SingleThreadedExecutor, rebuilding
+    its wait set in Python before each wait: ~4x slower in lockstep, kept as a fallback for the
+    experimental one and as the bench's baseline)."""
     progress: bool = False
     """A progress line on stderr (sim time, balls, threat dodge rate so far)."""
     spawn: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +99,7 @@ POLICIES = ("lstm", "expert", "teleop")
 SIMULATORS = ("embedded", "gazebo")
 """Accepted backends; `check_options` says which of them run."""
 SPAWNERS = ("node", "sim")
+EXECUTORS = ("events", "single")
 
 
 LABEL_TOPIC = "expert/cmd_vel"
@@ -111,6 +117,9 @@ def check_options(opts: SimOptions) -> None:
         raise ValueError(f"sim must be one of {', '.join(SIMULATORS)}, got {opts.sim!r}")
     if opts.spawner not in (None, *SPAWNERS):
         raise ValueError(f"spawner must be one of {', '.join(SPAWNERS)}, got {opts.spawner!r}")
+    if opts.executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, "
+                         f"got {opts.executor!r}")
     if opts.sim == "gazebo":
         raise ValueError("sim gazebo is not available yet; use the embedded simulator "
                          "(sim:=embedded, --sim embedded)")

@@ -1,13 +1,14 @@
 """`dodge_markers`: the game as rviz and Foxglove draw it (`visualization_msgs/MarkerArray`).
 
 On every robot `odom` (one per simulator tick: the control rate) it publishes one MarkerArray on
-`markers`, in the odom message's frame (`odom`): the robot as a cylinder of `robot_radius` with
-a heading arrow, each live ball as a sphere of `ball_radius` (orange if it would hit the robot
-standing still, grey if not) with its velocity arrow, a red/green flash where a ball was just
-hit/passed, and the running score as text. What to draw is decided by the ROS-free
-`core.marker_scene.MarkerScene`; this node only converts it to messages. Removed balls get
-DELETE actions; every marker also carries a `lifetime`, so a viewer clears them by itself if
-this node dies.
+`markers` (at most `max_rate_hz` per wall-clock second: a run faster than real time skips
+frames, never a DELETE), in the odom message's frame (`odom`): the robot as a cylinder of
+`robot_radius` with a heading arrow, each live ball as a sphere of `ball_radius` (orange if it
+would hit the robot standing still, grey if not) with its velocity arrow, a red/green flash
+where a ball was just hit/passed, and the running score as text. What to draw is decided by
+the ROS-free `core.marker_scene.MarkerScene`; this node only converts it to messages. Removed
+balls get DELETE actions; every marker also carries a `lifetime`, so a viewer clears them by
+itself if this node dies.
 
 TF where it exists: if `tf2_msgs` is importable, the node also broadcasts `odom -> base_link`
 from each robot `odom` on `/tf` (so rviz can show the robot frame and follow it). The pip wheels
@@ -17,6 +18,7 @@ have no `tf2_msgs`; then it says so once at start-up and everything stays in the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from builtin_interfaces.msg import Duration
@@ -26,11 +28,13 @@ from rclpy.duration import Duration as RosDuration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from std_msgs.msg import ColorRGBA, Header, String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from dodge_lstm.core import marker_scene as scene
 from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.ros.cdr_peek import peek_odometry
 from dodge_lstm.ros.messages import msg_to_outcome, quaternion_from_yaw
 from dodge_lstm.ros.node_main import run_node
 from dodge_lstm.ros.parameters import declare, declare_config, destroyed_if_refused
@@ -113,8 +117,18 @@ class DodgeMarkers(Node):
                                 "odom has an empty header.frame_id")
         broadcast_tf = declare(self, "broadcast_tf", True, "Broadcast odom -> base_link on /tf "
                                "from each robot odom (only where tf2_msgs is installed)")
+        max_rate = declare(self, "max_rate_hz", 30.0, "Publish at most this many MarkerArrays "
+                           "per wall-clock second (a viewer draws no more; lockstep runs tick "
+                           "hundreds of times a second); skipped frames pass their DELETEs on. "
+                           "0: one per robot odom")
         if lifetime <= 0:
             raise ValueError("lifetime must be > 0")
+        if max_rate < 0:
+            raise ValueError("max_rate_hz must be >= 0")
+        self.min_gap_ns = round(1e9 / max_rate) if max_rate > 0 else 0
+        self.last_publish_ns: int | None = None
+        self.pending_deletes: list[scene.MarkerSpec] = []
+        """DELETEs due in skipped frames, sent first in the next array."""
         self.scene = scene.MarkerScene(cfg.robot_radius, cfg.ball_radius, timeout, flash, arrow)
         self.lifetime: Duration = RosDuration(seconds=lifetime).to_msg()
         self.rejected_outcomes = 0
@@ -129,9 +143,13 @@ class DodgeMarkers(Node):
         elif broadcast_tf:
             self.get_logger().info("TF unavailable (tf2_msgs is not installed): no /tf; markers "
                                    "are in the fixed frame odom")
-        self.create_subscription(Odometry, "balls/odom", self.on_ball, STATE_QOS)
+        # Serialized: most robot states are not drawn and most ball states are replaced by the
+        # next before a frame is drawn; only what is drawn is deserialized (ros.cdr_peek).
+        self.ball_bytes: dict[str, bytes] = {}
+        """Newest serialized state per ball since the last drawn frame (first-seen order)."""
+        self.create_subscription(Odometry, "balls/odom", self.on_ball_bytes, STATE_QOS, raw=True)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
-        self.create_subscription(Odometry, "odom", self.on_odom, STATE_QOS)
+        self.create_subscription(Odometry, "odom", self.on_odom_bytes, STATE_QOS, raw=True)
 
     @property
     def rejected(self) -> int:
@@ -148,6 +166,28 @@ class DodgeMarkers(Node):
         if not self.scene.on_ball(msg):
             self.warn_rejected("balls/odom without a name or a finite state")
 
+    def on_ball_bytes(self, data: bytes) -> None:
+        """Keep a usable ball state for the next drawn frame; anything else goes through
+        `on_ball` now (which counts and reports it)."""
+        peek = peek_odometry(data)
+        if peek is None or not peek.finite or not peek.child_frame_id:
+            self.on_ball(deserialize_message(data, Odometry))
+            return
+        self.ball_bytes[peek.child_frame_id] = data
+
+    def on_odom_bytes(self, data: bytes) -> None:
+        """A robot state: drawn (`on_odom`) if `max_rate_hz` allows, else only its time is
+        taken; a non-finite or unreadable one goes through `on_odom`, which rejects it."""
+        now = time.monotonic_ns()
+        if self.last_publish_ns is None or now - self.last_publish_ns >= self.min_gap_ns:
+            self.on_odom(deserialize_message(data, Odometry))
+            return
+        peek = peek_odometry(data)
+        if peek is None or not peek.finite or self.tf_pub is not None:
+            self.on_odom(deserialize_message(data, Odometry))
+            return
+        self.pending_deletes += self.scene.advance_to(peek.stamp_ns)
+
     def on_outcome(self, msg: String) -> None:
         """Score the ball and start its flash."""
         try:
@@ -156,20 +196,33 @@ class DodgeMarkers(Node):
             self.rejected_outcomes += 1
             self.warn_rejected(f"malformed outcome ({exc})")
             return
+        self.ball_bytes.pop(str(out["ball"]), None)  # its states before the outcome: moot
         self.scene.on_outcome(str(out["ball"]), out["outcome"], bool(out["threat"]))
 
     def on_odom(self, msg: Odometry) -> None:
-        """Draw the scene at this robot state (and broadcast its transform)."""
-        specs = self.scene.on_odom(msg)
+        """Draw the scene at this robot state (and broadcast its transform); within
+        `max_rate_hz` of the last drawn frame, only keep the scene's time."""
+        now = time.monotonic_ns()
+        draw = self.last_publish_ns is None or now - self.last_publish_ns >= self.min_gap_ns
+        if draw:  # the ball states it draws, in the order they came
+            for data in self.ball_bytes.values():
+                self.on_ball(deserialize_message(data, Odometry))
+            self.ball_bytes.clear()
+        specs = self.scene.on_odom(msg) if draw else self.scene.advance(msg)
         if specs is None:
             self.warn_rejected("non-finite odom")
             return
+        if self.tf_pub is not None and msg.child_frame_id:
+            self.tf_pub.publish(self.tf_type(transforms=[transform_from_odometry(msg)]))
+        if not draw:
+            self.pending_deletes += specs  # a reset's DELETEs (time went back)
+            return
+        self.last_publish_ns = now
+        specs, self.pending_deletes = self.pending_deletes + specs, []
         header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id or self.frame_id)
         self.last_header = header
         self.pub.publish(MarkerArray(markers=[to_marker(s, header, self.lifetime)
                                               for s in specs]))
-        if self.tf_pub is not None and msg.child_frame_id:
-            self.tf_pub.publish(self.tf_type(transforms=[transform_from_odometry(msg)]))
 
     def clear(self) -> None:
         """Remove everything this node drew from the viewers (DELETEALL)."""

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.clock import Clock, ClockType
 from rclpy.duration import Duration
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -52,11 +51,9 @@ from dodge_lstm.ros.parameters import declare, destroyed_if_refused, live_parame
 from dodge_lstm.ros.qos import CMD_QOS, POLICY_WINDOW_QOS, SPEC_QOS
 from dodge_lstm.runtime.tflite_policy import InvalidWindowError, ModelError, TFLitePolicy
 
-STEADY = Clock(clock_type=ClockType.STEADY_TIME)
-"""Log throttling runs on wall time whatever the node's clock (sim time under use_sim_time)."""
-
 WARN_EVERY_NS = 5_000_000_000
-"""Wall time between two warnings about rejected windows of one kind (steady clock)."""
+"""Wall time (steady clock, whatever the node's clock) between two log lines of one kind: a
+kind of rejected window, the latency report, the mute error."""
 
 MUTE_PERIODS = 5
 """Control periods of windows that were all rejected before the policy reports itself as not
@@ -138,14 +135,14 @@ class DodgePolicy(LifecycleNode):
 
     def stats(self) -> dict[str, float]:
         """Counters and inference latency percentiles (µs) over the last 2000 calls."""
-        lat = np.array(self.inference_ns, dtype=np.float64) / 1e3
+        lat = np.fromiter(self.inference_ns, dtype=np.float64, count=len(self.inference_ns)) / 1e3
+        p50, p99 = np.percentile(lat, (50, 99)) if lat.size else (float("nan"),) * 2
         return {
             "windows": self.windows, "twists": self.twists, "rejected_nan": self.rejected_nan,
             "rejected_malformed": self.rejected_malformed, "stale_zeros": self.stale_zeros,
             "model_errors": self.model_errors, "superseded": self.superseded,
             "answering": float(not self.muted()),
-            "inference_p50_us": float(np.percentile(lat, 50)) if lat.size else float("nan"),
-            "inference_p99_us": float(np.percentile(lat, 99)) if lat.size else float("nan"),
+            "inference_p50_us": float(p50), "inference_p99_us": float(p99),
         }
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -315,7 +312,7 @@ class DodgePolicy(LifecycleNode):
         self._send_pending(now)
 
     def _warn_due(self, kind: str) -> bool:
-        """True at most once per `WARN_EVERY_NS` of wall time per kind of rejection. Decided
+        """True at most once per `WARN_EVERY_NS` of wall time per kind of log line. Decided
         here, before the logger is called: rclpy's `throttle_duration_sec` looks up the caller
         first (frame inspection, path resolution: ~0.3 ms), which made every rejected window
         cost 20 times an answered one, even when nothing was printed."""
@@ -369,15 +366,15 @@ class DodgePolicy(LifecycleNode):
         """Publish latency percentiles and counters; log them (at most every 5 s of wall time,
         so a graph running 50x faster than real time does not flood the console)."""
         s = self.stats()
-        self.get_logger().info(
-            f"inference p50 {s['inference_p50_us']:.1f} us, p99 {s['inference_p99_us']:.1f} us;"
-            f" windows {s['windows']}, twists {s['twists']}, rejected nan "
-            f"{s['rejected_nan']} / malformed {s['rejected_malformed']}, stale {s['stale_zeros']}",
-            throttle_duration_sec=5.0, throttle_time_source_type=STEADY)
+        if self._warn_due("report"):  # not rclpy's throttle: see _warn_due
+            self.get_logger().info(
+                f"inference p50 {s['inference_p50_us']:.1f} us, p99 "
+                f"{s['inference_p99_us']:.1f} us; windows {s['windows']}, twists {s['twists']}, "
+                f"rejected nan {s['rejected_nan']} / malformed {s['rejected_malformed']}, stale "
+                f"{s['stale_zeros']}")
         mute = self.mute_message() if not s["answering"] else None
-        if mute is not None:
-            self.get_logger().error(mute, throttle_duration_sec=5.0,
-                                    throttle_time_source_type=STEADY)
+        if mute is not None and self._warn_due("mute"):
+            self.get_logger().error(mute)
         if self.diag_pub is not None:
             status = DiagnosticStatus(level=DiagnosticStatus.OK if mute is None
                                       else DiagnosticStatus.ERROR, name=self.get_name(),

@@ -108,6 +108,9 @@ class DodgeSim(Node):
 
         self.odom_pub = self.create_publisher(Odometry, "odom", STATE_QOS)
         self.balls_pub = self.create_publisher(Odometry, "balls/odom", STATE_QOS)
+        self._odom_msg = Odometry()
+        self._ball_msg = Odometry()
+        self._ball_msg.pose.pose.orientation.w = 1.0  # balls carry no heading
         self.outcome_pub = self.create_publisher(String, "balls/outcome", EVENT_QOS)
         self.clock_pub = (self.create_publisher(Clock, "/clock", STATE_QOS)
                           if self.publish_clock else None)
@@ -254,17 +257,19 @@ class DodgeSim(Node):
             self.clock_pub.publish(Clock(clock=stamp))
         a = self.arena
         alive = np.flatnonzero(a.alive[0])
+        # One message object per topic, refilled: rclpy copies it out at publish, and building
+        # an Odometry (two covariance arrays) per ball and tick was a measurable part of a
+        # lockstep tick. Every field a tick sets is set again here.
+        msg = self._ball_msg
+        msg.header.stamp = stamp
+        msg.header.frame_id = self.odom_frame
         for slot in alive[np.argsort(-a.ball_id[0, alive], kind="stable")]:
-            msg = Odometry()
-            msg.header.stamp = stamp
-            msg.header.frame_id = self.odom_frame
             msg.child_frame_id = self.names.get(int(a.ball_id[0, slot]),
                                                 ball_name(a.ball_id[0, slot]))
             msg.pose.pose.position.x, msg.pose.pose.position.y = map(float, a.ball_pos[0, slot])
-            msg.pose.pose.orientation.w = 1.0
             msg.twist.twist.linear.x, msg.twist.twist.linear.y = map(float, a.ball_vel[0, slot])
             self.balls_pub.publish(msg)
-        odom = Odometry()
+        odom = self._odom_msg
         odom.header.stamp = stamp
         odom.header.frame_id = self.odom_frame
         odom.child_frame_id = self.base_frame
