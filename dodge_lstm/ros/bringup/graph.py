@@ -17,6 +17,7 @@ import math
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,15 @@ from dodge_lstm.ros.bringup.options import (
     SimOptions,
     check_options,
     checked_params_path,
+    recorder_topics,
 )
 from dodge_lstm.ros.bringup.processes import NodeProcesses, node_commands, rss_mb
 from dodge_lstm.ros.params_file import check_sections, node_parameters
 
 CHECK_PERIOD_S = 0.05
 """How often (wall time) the run loop looks at its limits and redraws progress."""
+RECORDER_WAIT_S = 5.0
+"""Longest wait for the recorder to subscribe before the policy is activated."""
 
 
 def control_period(params_path: Path) -> float:
@@ -102,13 +106,36 @@ def _graph_rss_mb(procs: NodeProcesses | None) -> float:
     return procs.rss_mb() if procs is not None else rss_mb()
 
 
-def _activate(policy: LifecycleClient, procs: NodeProcesses | None) -> None:
-    """configure + activate, as the launch file's event handlers do; a refusal is an error."""
+def _activate(policy: LifecycleClient, procs: NodeProcesses | None,
+              before_activate: Callable[[], None] = lambda: None) -> None:
+    """configure + activate, as the launch file's event handlers do; a refusal is an error.
+    `before_activate` runs in between (the policy's publishers exist, it sends nothing yet)."""
     policy.get_state()  # answered both ways before transitions are sent
     for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        if transition == Transition.TRANSITION_ACTIVATE:
+            before_activate()
         if not policy.change_state(transition):
             hint = procs.log_tail(policy.target) if procs else "see its log above"
             raise RuntimeError(f"{policy.target} failed transition {transition}:\n{hint}")
+
+
+def _await_recorder(bringup: Node, executor: Executor, opts: SimOptions) -> None:
+    """Spin until the recorder subscribes to every topic it records that has a publisher, at
+    most `RECORDER_WAIT_S`: it looks for topics every 0.5 s of wall time, and a lockstep graph
+    runs tens of simulated seconds in that time, all of it missing from the bag otherwise."""
+    from dodge_lstm.ros.nodes.recorder_node import DEFAULT_TOPICS
+
+    topics = recorder_topics(opts) or node_parameters(opts.params_path, "dodge_recorder").get(
+        "topics", DEFAULT_TOPICS)
+    names = [bringup.resolve_topic_name(t) for t in topics]
+
+    def missing() -> list[str]:
+        return [n for n in names if bringup.count_publishers(n) and not any(
+            s.node_name == "dodge_recorder" for s in bringup.get_subscriptions_info_by_topic(n))]
+
+    deadline = time.monotonic() + RECORDER_WAIT_S
+    while missing() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.05)
 
 
 def _run_for(graph: GraphExecutor, observer: GraphObserver, opts: SimOptions,
@@ -221,8 +248,12 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
 
         policy = LifecycleClient(bringup, executor, "dodge_policy") \
             if opts.policy == "lstm" else None
+        wait_for_recorder = (lambda: _await_recorder(bringup, graph.executor, opts)) \
+            if opts.record is not None else (lambda: None)
         if policy is not None:
-            _activate(policy, procs)
+            _activate(policy, procs, wait_for_recorder)
+        else:
+            wait_for_recorder()  # best effort: an expert or a person drives from the start
         observer.start_counting()
         wall_start = time.perf_counter()
         cpu_start = _graph_cpu_s(procs)
