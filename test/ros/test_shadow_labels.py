@@ -43,8 +43,9 @@ def label_run(tmp_path_factory):
 
 
 def raw_answers(bag) -> tuple[np.ndarray, dict[int, float]]:
-    """Read without bag_replay: the odom stamps in stamp order, and the shadow's answers keyed
-    by their header stamps."""
+    """Read without bag_replay: the odom stamps in stamp order, each once (a lockstep simulator
+    repeats its first tick until its driver answers, and the bag starts with the graph: one row
+    per tick), and the shadow's answers keyed by their header stamps."""
     odom: list[int] = []
     answers: dict[int, float] = {}
     for topic, msgtype, _recv, msg in read_messages(bag, topics=["/odom", f"/{LABEL_TOPIC}"]):
@@ -53,7 +54,7 @@ def raw_answers(bag) -> tuple[np.ndarray, dict[int, float]]:
         else:
             assert msgtype == STAMPED
             answers[stamp_ns(msg)] = float(msg.twist.linear.x)
-    return np.sort(np.array(odom, dtype=np.int64)), answers
+    return np.unique(np.array(odom, dtype=np.int64)), answers
 
 
 def pairing_errors(commands: np.ndarray, odom_ns: np.ndarray,
