@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from dodge_lstm.cli_args import output_file, positive_float, positive_int
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 
@@ -31,6 +32,7 @@ def add_dataset_command(sub: argparse._SubParsersAction) -> None:
                         "(default 2, the 2020 project's)")
     p.add_argument("--out", type=output_file, required=True, help="output .npz")
     add_spawn_args(p)
+    add_sensing_args(p)  # rows through a detector, labels from the true state
     p.set_defaults(func=cmd_dataset)
 
 
@@ -39,6 +41,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
     if args.label_topic is not None and args.bag is None:
         raise ValueError("--label-topic needs --bag: arena recordings are expert-labelled")
+    sensing, tracker = sensing_from_args(args)
+    if args.bag is not None and not sensing.is_truth:
+        raise ValueError("--sensing applies to arena recordings; a bag holds what was recorded")
     if args.bag is not None:
         from dodge_lstm.bags.bag_dataset import recording_from_bags
 
@@ -49,7 +54,7 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     else:
         rec = record_scenario(scenario_from_args(args), args.episodes, seed=args.seed,
                               episode_s=args.episode_seconds, num_slots=args.slots,
-                              progress=True)
+                              progress=True, sensing=sensing, tracker=tracker)
     if args.mirror:
         rec = rec.mirrored()
     path = rec.save(args.out)

@@ -7,6 +7,7 @@ import argparse
 
 from dodge_lstm.cli_args import positive_int
 from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, describe, finish_outcomes
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 
@@ -27,6 +28,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timesteps", type=positive_int, default=None,
                    help="expected model timesteps (checked against the model's metadata)")
     add_spawn_args(p, several=True)
+    add_sensing_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_outcome_args(p)
     p.add_argument("--write-scores", action="store_true",
@@ -42,6 +44,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.write_scores and not args.policy.endswith(".tflite"):
         raise ValueError("--write-scores needs a .tflite --policy: scores go into its .json")
+    sensing, tracker = sensing_from_args(args)
+    if args.write_scores and not sensing.is_truth:
+        raise ValueError("--write-scores records truth-sensing rates; drop --sensing and its "
+                         "knobs")
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     scenarios = [scenario_from_args(args, n) for n in args.scenario]  # all checked before running
     log = ball_log_for(args)
@@ -49,7 +55,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--outcomes/--compare take one scenario of one setting (not a "
                          "mixture): one run, one file")
     results = [evaluate_scenario(policy, sc, args.balls, seed=args.seed, arenas=args.arenas,
-                                 progress=not args.json, ball_log=log) for sc in scenarios]
+                                 progress=not args.json, ball_log=log, sensing=sensing,
+                                 tracker=tracker) for sc in scenarios]
     compared = finish_outcomes(args, log.records()) if log is not None else None
     if args.write_scores:
         record_scores(args, results)

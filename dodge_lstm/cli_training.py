@@ -17,6 +17,7 @@ from dodge_lstm.cli_args import (
     positive_int,
     seed_list,
 )
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 SWEEP_GRID = ("timesteps", "units", "seed")
@@ -160,6 +161,7 @@ def add_dagger_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=positive_int, default=None,
                    help="CPUs of the local Ray instance (default: all)")
     add_spawn_args(p)  # the DAgger episodes and the selection evaluation
+    add_sensing_args(p)  # what the learner sees while it drives and is scored
     p.set_defaults(func=cmd_dagger)
 
 
@@ -167,13 +169,18 @@ def cmd_dagger(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.dagger import run_dagger
     from dodge_lstm.learning.train_config import train_config_from_args
 
+    sensing, tracker = sensing_from_args(args)
     if args.through_ros:
+        if not sensing.is_truth:
+            raise ValueError("--through-ros takes truth sensing for now (the graph has no "
+                             "detector node yet); drop --sensing or run DAgger in the arena")
         return dagger_through_ros(args)
     if args.data is None:
         raise ValueError("--data is required (or --through-ros, which records its own)")
     config = train_config_from_args(args)
     common = {"rounds": args.rounds, "episodes": args.episodes,
-              "scenarios": scenario_from_args(args), "start_model": args.start_model}
+              "scenarios": scenario_from_args(args), "start_model": args.start_model,
+              "sensing": sensing, "tracker": tracker}
     if args.seeds is not None or args.address is not None:
         from dodge_lstm.learning.dagger import run_dagger_seeds
 

@@ -46,6 +46,15 @@ def _one_line_error(err: str) -> str:
     (["render", "--seconds", "nan", "--out", "x.gif"], "argument --seconds: must be a finite"),
     (["sim", "--real-time-factor", "0"], "argument --real-time-factor: must be a finite"),
     (["train", "--data", "no/such.npz", "--out", "x"], "argument --data: no such file"),
+    (["eval", "--noise-std", "-0.1"], "sensing noise_std must be >= 0, got -0.1"),
+    (["eval", "--sensing", "realistic", "--miss", "1.5"], "sensing miss must be in [0, 1)"),
+    (["eval", "--fov", "0"], "sensing fov must be in (0, 360], got 0.0"),
+    (["dataset", "--bag", "b", "--sensing", "realistic", "--out", "d.npz"],
+     "--sensing applies to arena recordings"),
+    (["dagger", "--through-ros", "--sensing", "realistic", "--out", "o"],
+     "--through-ros takes truth sensing"),
+    (["eval", "--sensing", "realistic", "--write-scores", "--policy",
+      str(REPO / "models" / "default.tflite")], "--write-scores records truth-sensing rates"),
 ])
 def test_bad_flags_are_refused_naming_the_flag(capsys, tmp_path, monkeypatch, argv, says):
     monkeypatch.chdir(tmp_path)

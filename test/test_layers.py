@@ -36,7 +36,7 @@ HEAVY = {"rclpy", "tensorflow", "keras", "ai_edge_litert", "rosbags", "matplotli
 # Folder -> (third-party top-level packages it may import, package folders it may import).
 # "" is the package root (`from dodge_lstm import __version__`).
 RULES: dict[str, tuple[set[str], set[str]]] = {
-    "core": ({"numpy", "tqdm"}, {"", "core"}),
+    "core": ({"numpy", "tqdm", "scipy"}, {"", "core"}),  # scipy: the tracker's assignment
     "runtime": ({"numpy", "tqdm", "ai_edge_litert"}, {"", "core", "runtime"}),
     "bags": ({"numpy", "tqdm", "rosbags"}, {"", "core", "bags"}),
     "viz": ({"numpy", "matplotlib", "PIL"}, {"", "core", "runtime", "viz"}),

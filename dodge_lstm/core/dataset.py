@@ -12,7 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -24,6 +24,10 @@ from dodge_lstm.core.evaluation import Policy
 from dodge_lstm.core.expert import ExpertConfig, ExpertPolicy
 from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_aft
 from dodge_lstm.core.scenarios import Scenario
+from dodge_lstm.core.sensing import SensorConfig, sensing_label
+
+if TYPE_CHECKING:
+    from dodge_lstm.core.tracking import TrackerConfig
 
 DATASET_FORMAT = "dodge_lstm.core.dataset/1"
 STD_FLOOR = 1e-3
@@ -167,6 +171,8 @@ def record_expert(
     progress: bool = False,
     driver: Policy | None = None,
     expert_share: float = 0.0,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> Recording:
     """Expert-labelled episodes from `episodes` arenas (vectorized in chunks of `batch`).
 
@@ -174,12 +180,18 @@ def record_expert(
     for DAgger) the driver's command is executed, except in arenas/ticks drawn with probability
     `expert_share`, while the expert still labels every row: row t's command is the expert's
     command for row t-1, which is what the window ending at t-1 is trained to output.
+
+    With `sensing` (not `truth`) the rows, and the driver, see the balls through that detector
+    and `tracker` (`core.perception`), while the expert labels from the true state: the
+    privileged teacher of "learning by cheating". A driverless run is then driven by the expert
+    on the true state too (its labels are the commands executed).
     """
     arena_cfg = (arena_cfg or ArenaConfig()).validate()
     spawn_cfg = (spawn_cfg or SpawnConfig()).validate()
     expert = ExpertPolicy(expert_cfg)
     ticks = round(episode_s * arena_cfg.control_rate_hz)
     f = 4 * num_slots
+    sensed = sensing is not None and not sensing.is_truth
     features = np.empty((episodes, ticks, f), dtype=np.float32)
     commands = np.empty((episodes, ticks), dtype=np.float32)
     seeds = np.random.SeedSequence(seed).spawn((episodes + batch - 1) // batch)
@@ -190,34 +202,50 @@ def record_expert(
             stop = min(start + batch, episodes)
             chunk_seed = int(seeds[chunk].generate_state(1)[0])
             arena = Arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
+            view: Any = arena
+            if sensed:
+                from dodge_lstm.core.perception import PerceivedArena
+
+                view = PerceivedArena(arena, sensing, tracker, seed=chunk_seed)
             mix_rng = np.random.default_rng(chunk_seed + 1)
             if driver is not None:
-                driver.reset(arena)
+                driver.reset(view)
             label = np.zeros(stop - start)
             for t in range(ticks):
-                rows, _ = ball_features(arena.robot_pos, arena.robot_yaw, arena.robot_vel,
-                                        arena.ball_pos, arena.ball_vel, arena.alive,
-                                        arena.ball_id, num_slots)
+                rows, _ = ball_features(view.robot_pos, view.robot_yaw, view.robot_vel,
+                                        view.ball_pos, view.ball_vel, view.alive,
+                                        view.ball_id, num_slots)
                 features[start:stop, t] = rows
                 commands[start:stop, t] = label
-                label = expert.act(arena)
+                label = expert.act(arena)  # the true state, whatever the rows show
                 if driver is None:
                     arena.step(label)
                 else:
-                    executed = driver.act(arena)
+                    executed = driver.act(view)
                     use_expert = mix_rng.random(stop - start) < expert_share
                     arena.step(np.where(use_expert, label, executed))
+                if sensed:
+                    view.update()
                 bar.update(stop - start)
     meta = base_meta("arena-expert" if driver is None else "arena-dagger", num_slots, arena_cfg,
                      seed=seed, episodes=episodes, episode_s=episode_s,
                      targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,
-                     driver=None if driver is None else driver.name, expert_share=expert_share)
+                     driver=None if driver is None else driver.name, expert_share=expert_share,
+                     sensing=sensing_label(sensing) if sensed else "truth",
+                     tracker=_tracker_name(tracker) if sensed else None)
     return Recording(
         features=features.reshape(-1, f),
         commands=commands.reshape(-1),
         episode=np.repeat(np.arange(episodes, dtype=np.int64), ticks),
         meta=meta,
     )
+
+
+def _tracker_name(tracker: TrackerConfig | None) -> str:
+    from dodge_lstm.core.tracking import TRACKERS, TrackerConfig
+
+    cfg = tracker or TrackerConfig()
+    return next((name for name, known in TRACKERS.items() if known == cfg), repr(cfg))
 
 
 def record_scenario(
@@ -229,20 +257,24 @@ def record_scenario(
     progress: bool = False,
     driver: Policy | None = None,
     expert_share: float = 0.0,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> Recording:
     """`record_expert` over a scenario: episodes spread evenly over its components (at least
     one each), each component seeded from `seed` and its index."""
     parts = scenario.components
     if len(parts) == 1:
         rec = record_expert(episodes, seed, episode_s, spawn_cfg=parts[0], num_slots=num_slots,
-                            progress=progress, driver=driver, expert_share=expert_share)
+                            progress=progress, driver=driver, expert_share=expert_share,
+                            sensing=sensing, tracker=tracker)
         rec.meta["scenario"] = scenario.key  # with any overrides: what was recorded
         return rec
     shares = np.full(len(parts), max(1, episodes // len(parts)))
     shares[: max(0, episodes - int(shares.sum()))] += 1
     seeds = np.random.SeedSequence(seed).generate_state(len(parts))
     recs = [record_expert(int(n), int(s), episode_s, spawn_cfg=cfg, num_slots=num_slots,
-                          driver=driver, expert_share=expert_share)
+                          driver=driver, expert_share=expert_share, sensing=sensing,
+                          tracker=tracker)
             for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)),
                                   disable=not progress, unit="setting", desc=scenario.name)]
     rec = Recording.concat(recs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -19,6 +19,10 @@ from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.scenarios import Scenario
+
+if TYPE_CHECKING:
+    from dodge_lstm.core.sensing import SensorConfig
+    from dodge_lstm.core.tracking import TrackerConfig
 
 SELECTION_SEED = 1001
 """Seed of the closed-loop evaluations that choose (a DAgger round, a sweep pair's training
@@ -109,6 +113,8 @@ class EvalResult:
     sim_seconds: float
     wall_seconds: float
     scenario: str = "default"
+    sensing: str = "truth"
+    """What the policy saw of the balls (`core.sensing.sensing_label`)."""
     dodge_rate: float = field(init=False)
     threat_dodge_rate: float = field(init=False)
     threat_dodge_ci95: list[float] = field(init=False)
@@ -136,6 +142,7 @@ class EvalResult:
             ("threat hits", f"{self.threat_hits}"),
             ("threat dodge rate", f"{self.threat_dodge_rate:.2%}  (95% CI {lo:.2%} - {hi:.2%})"),
             ("scenario", self.scenario),
+            ("sensing", self.sensing),
             ("targeting / balls", f"{self.targeting} / {self.num_balls}"),
             ("simulated", f"{self.sim_seconds:.0f} s in {self.arenas} arenas"),
             ("wall time", f"{self.wall_seconds:.2f} s"),
@@ -153,16 +160,26 @@ def evaluate(
     arenas: int = 64,
     progress: bool = False,
     ball_log: BallLog | None = None,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> EvalResult:
     """Run `policy` until exactly `balls` balls are resolved (ties in the last tick are broken
     by arena index, so the result does not depend on timing); `ball_log` gets every ball
-    counted, with where it was thrown (`core.ball_records`)."""
+    counted, with where it was thrown (`core.ball_records`). With `sensing` (not `truth`) the
+    policy sees the balls through that detector and `tracker` (`core.perception`), seeded from
+    `seed`; balls, threats and hits stay the simulator's."""
     import time
 
     if balls < 1:
         raise ValueError(f"balls must be >= 1, got {balls}")
     arena = Arena(arenas, arena_cfg, spawn_cfg, seed=seed)
-    policy.reset(arena)
+    view: Any = arena
+    if sensing is not None and not sensing.is_truth:
+        from dodge_lstm.core.perception import PerceivedArena  # scipy only when sensing
+        from dodge_lstm.core.sensing import sensing_label
+
+        view = PerceivedArena(arena, sensing, tracker, seed=seed)
+    policy.reset(view)
     # A ball lives ~3 s at most; allow a generous bound so a broken policy cannot hang us.
     max_ticks = int(50 * balls / arenas + 50 * arena.cfg.control_rate_hz)
     tally = ThreatTally()
@@ -172,7 +189,9 @@ def evaluate(
             if arena.tick >= max_ticks:
                 raise RuntimeError(f"only {tally.balls} of {balls} balls resolved in "
                                    f"{max_ticks} ticks")
-            out = arena.step(policy.act(arena))
+            out = arena.step(policy.act(view))
+            if view is not arena:
+                view.update()
             take = min(len(out), balls - tally.balls)
             tally.add(out.hit[:take], out.threat[:take])
             if ball_log is not None:
@@ -187,6 +206,7 @@ def evaluate(
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits,
         seed=seed, targeting=arena.spawn_cfg.targeting, num_balls=arena.spawn_cfg.num_balls,
         arenas=arenas, sim_seconds=arena.time, wall_seconds=time.perf_counter() - start,
+        sensing="truth" if view is arena else sensing_label(view.sensing),
     )
 
 
@@ -199,13 +219,16 @@ def evaluate_scenario(
     arenas: int = 64,
     progress: bool = False,
     ball_log: BallLog | None = None,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> EvalResult:
     """`evaluate` over a scenario: one component is exactly `evaluate` with its spawner setting;
     a mixture spreads `balls` evenly over its components (each seeded from `seed` and its
     index, with enough balls per arena to leave the start-up transient) and adds the counts."""
     parts = scenario.components
     if len(parts) == 1:
-        res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress, ball_log)
+        res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress, ball_log,
+                       sensing, tracker)
         res.scenario = scenario.key
         return res
     if ball_log is not None:
@@ -221,7 +244,8 @@ def evaluate_scenario(
     for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)), disable=not progress,
                           unit="setting", desc=f"{policy.name} {scenario.name}"):
         part = evaluate(policy, int(n), int(s), arena_cfg, cfg,
-                        arenas=max(1, min(arenas, int(n) // 10)))
+                        arenas=max(1, min(arenas, int(n) // 10)), sensing=sensing,
+                        tracker=tracker)
         tally.balls += part.balls
         tally.hits += part.hits
         tally.threat_balls += part.threat_balls
@@ -232,7 +256,7 @@ def evaluate_scenario(
         policy=policy.name, balls=tally.balls, hits=tally.hits,
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits, seed=seed,
         targeting="mixed", num_balls=max(c.num_balls for c in parts), arenas=arenas,
-        sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.key,
+        sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.key, sensing=part.sensing,
     )
 
 

@@ -13,7 +13,7 @@ import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dodge_lstm.core.dataset import Recording, record_scenario
 from dodge_lstm.core.evaluation import SELECTION_SEED, evaluate_scenario
@@ -22,6 +22,10 @@ from dodge_lstm.core.scenarios import Scenario, scenario
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
+
+if TYPE_CHECKING:
+    from dodge_lstm.core.sensing import SensorConfig
+    from dodge_lstm.core.tracking import TrackerConfig
 
 
 @dataclass
@@ -65,6 +69,8 @@ def run_dagger(
     progress: bool = True,
     scenarios: Scenario | None = None,
     start_model: Path | None = None,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes.
 
@@ -74,7 +80,10 @@ def run_dagger(
     Every round trains with `config`; `config.seed` also seeds the DAgger episodes (round r
     uses `seed + 1000 r`). DAgger episodes and the selection evaluation throw balls as
     `scenarios` does (default: the default scenario), with the data's ball slots.
-    `dagger.json` records `config` in full as `train_config`.
+    `dagger.json` records `config` in full as `train_config`. With `sensing` the learner
+    drives, and is scored, on what that detector and `tracker` report, and the expert labels
+    from the true state (a privileged teacher); round 0's data should be recorded the same way
+    (`dataset --sensing`).
     """
     scenarios = scenarios or scenario("default")
     config.validate()
@@ -90,7 +99,7 @@ def run_dagger(
             driver = LearnedPolicy(results[-1].model, timesteps=timesteps)
             new = record_scenario(scenarios, episodes, seed=seed + 1000 * r, driver=driver,
                                   num_slots=num_slots, expert_share=expert_share,
-                                  progress=progress)
+                                  progress=progress, sensing=sensing, tracker=tracker)
             parts.append(new.mirrored() if parts[0].meta.get("mirrored") else new)
         agg = Recording.concat(parts)
         if r == 0 and start_model is not None:
@@ -104,7 +113,8 @@ def run_dagger(
             model, res = train_round(agg, rdir, config, progress)
             train_loss, eval_loss, seconds = res.train_loss, res.eval_loss, res.seconds
         score = evaluate_scenario(LearnedPolicy(model, timesteps=timesteps), scenarios,
-                                  selection_balls, seed=SELECTION_SEED, arenas=64)
+                                  selection_balls, seed=SELECTION_SEED, arenas=64,
+                                  sensing=sensing, tracker=tracker)
         results.append(RoundResult(r, int(agg.features.shape[0]), train_loss, eval_loss,
                                    seconds, score.threat_dodge_rate, str(model)))
         if progress:
@@ -115,6 +125,7 @@ def run_dagger(
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
                "scenario": scenarios.name, "start_model": str(start_model or ""),
+               "sensing": score.sensing,
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:

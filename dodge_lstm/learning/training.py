@@ -262,6 +262,9 @@ def train_dataset(
         "dataset_sha256": file_sha256(data),
         "dataset": Path(data).name,
         "dataset_rows": int(rec.features.shape[0]),
+        # What the rows saw of the balls (core.sensing): a graph must feed the model the same.
+        "sensing": rec.meta.get("sensing", "truth"),
+        "tracker": rec.meta.get("tracker"),
         "split_groups": split.groups,
         "train_windows": int(tr.sum()),
         "eval_windows": int(ev.sum()),

@@ -1,0 +1,49 @@
+"""The arena as a policy perceives it through a detector and a tracker (issue 16).
+
+`PerceivedArena` wraps an `Arena` and stands in for it wherever a policy reads state: the robot
+is its odometry (exact, as wheel odometry over a few seconds nearly is), the balls are the
+tracker's confirmed tracks built from the sensor's detections. Outcomes, threats and hits stay
+the simulator's: the world is real, only what the policy sees is not. Every policy (expert,
+TFLite model, any window function) reads the same attributes, so all of them can be scored on
+the same sensing and seeds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.sensing import Sensor, SensorConfig
+from dodge_lstm.core.tracking import BallTrackerCV, TrackerConfig
+
+
+class PerceivedArena:
+    """`arena` with its ball state replaced by what `sensing` and `tracker` make of it; call
+    `update()` after every `arena.step` (it is called once here, for the state at start)."""
+
+    def __init__(self, arena: Arena, sensing: SensorConfig, tracker: TrackerConfig | None = None,
+                 seed: int = 0) -> None:
+        self.arena = arena
+        self.sensing = sensing
+        self.sensor = Sensor(arena.batch, sensing, arena.cfg.dt, seed)
+        self.tracker = BallTrackerCV(arena.batch, tracker or TrackerConfig(), arena.cfg.dt)
+        self.ball_pos = np.zeros((arena.batch, 1, 2))
+        self.ball_vel = np.zeros((arena.batch, 1, 2))
+        self.alive = np.zeros((arena.batch, 1), dtype=bool)
+        self.ball_id = np.full((arena.batch, 1), -1, dtype=np.int64)
+        self.update()
+
+    def update(self) -> None:
+        """Detect the current true state, fuse what the sensor reports now, and expose the
+        confirmed tracks at the current tick."""
+        a = self.arena
+        det = self.sensor.step(a.tick, a.robot_pos, a.robot_yaw, a.ball_pos, a.alive)
+        if det is not None:
+            self.tracker.update(det)
+        self.ball_pos, self.ball_vel, self.alive, self.ball_id = self.tracker.states(a.tick)
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else (robot state, config, batch, tick) is the arena's."""
+        return getattr(self.arena, name)
