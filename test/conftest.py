@@ -60,7 +60,7 @@ def isolate_dds() -> int:
 
 # In CI these must be importable: a skip there would hide a broken install behind a green run.
 REQUIRED_IN_CI = ("rclpy", "rmw_fastrtps_cpp", "tensorflow", "ai_edge_litert", "rosbags",
-                  "gymnasium", "ray")
+                  "gymnasium", "ray", "mujoco", "scipy")
 
 
 def require_in_ci(environ: dict[str, str] | os._Environ[str] = os.environ) -> list[str]:

@@ -31,7 +31,7 @@ ROS_PACKAGES = {"rclpy", "ament_index_python", "builtin_interfaces", "diagnostic
                 "geometry_msgs", "lifecycle_msgs", "nav_msgs", "rcl_interfaces",
                 "rosgraph_msgs", "std_msgs", "std_srvs", "rosidl_runtime_py",
                 "visualization_msgs", "tf2_msgs"}
-HEAVY = {"rclpy", "tensorflow", "keras", "ai_edge_litert", "rosbags", "matplotlib"}
+HEAVY = {"rclpy", "tensorflow", "keras", "ai_edge_litert", "rosbags", "matplotlib", "mujoco"}
 
 # Folder -> (third-party top-level packages it may import, package folders it may import).
 # "" is the package root (`from dodge_lstm import __version__`).
@@ -41,6 +41,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "bags": ({"numpy", "tqdm", "rosbags"}, {"", "core", "bags"}),
     "viz": ({"numpy", "matplotlib", "PIL"}, {"", "core", "runtime", "viz"}),
     "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym"}),
+    "physics": ({"numpy", "mujoco"}, {"", "core", "physics"}),
     "learning": ({"numpy", "tqdm", "tensorflow", "keras", "ray"},
                  {"", "core", "runtime", "bags", "viz", "learning"}),
     "ros": ({"numpy", "tqdm", "yaml", "rosbags"} | ROS_PACKAGES,
