@@ -2,7 +2,7 @@
 
 rclpy's `SingleThreadedExecutor` rebuilds its wait set from every entity of every node (each
 node's parameter services, every QoS event handler) in Python before each wait: with the whole
-graph in one process that was ~40% of a lockstep tick (README, "Where a lockstep tick goes").
+graph in one process that was 40-60% of a lockstep tick (README, "Where a lockstep tick goes").
 rclpy's `EventsExecutor` (public, in `rclpy.experimental` since Jazzy; the recorder already runs
 on it) is told by rmw which entity has work and dispatches it from C++, in arrival order. It is
 the default (`--executor events`); `--executor single` keeps the other as a fallback.
