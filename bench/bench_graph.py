@@ -23,6 +23,7 @@ indicative; the counts are exact. Every scenario runs with the same spawner seed
 table and writes JSON.
 
     .venv/bin/python bench/bench_graph.py [--duration 60] [--processes] [--load 2] [--junk [36]]
+        [--executor events|single]
 """
 
 from __future__ import annotations
@@ -242,13 +243,13 @@ def _model_shape(opts) -> tuple[int, int]:
 
 
 def _run(duration: float, processes: bool, load: int, junk_hz: float, seed: int,
-         probe: bool) -> dict:
+         probe: bool, executor: str = "events") -> dict:
     from dodge_lstm.ros.bringup.graph import control_period, run_sim
     from dodge_lstm.ros.bringup.options import SimOptions
 
     # The 2020 pick, t5/u15 (two slots), as the README's figures were measured with.
     opts = SimOptions(duration=duration, policy="lstm", processes=processes, timesteps=5,
-                      units=15, seed=seed)
+                      units=15, seed=seed, executor=executor)
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
     burners = [ctx.Process(target=_burn, args=(stop,), daemon=True) for _ in range(load)]
@@ -345,6 +346,9 @@ def main() -> None:
                              "second beside the real stream (default 36)")
     parser.add_argument("--seed", type=int, default=REPORTED_SEED,
                         help=f"ball spawner seed of every scenario (default {REPORTED_SEED})")
+    parser.add_argument("--executor", choices=("events", "single"), default="events",
+                        help="what spins the bringup process (all nodes, in-process): as "
+                             "`dodge-lstm sim --executor`")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON path (default bench/results/graph[_processes][_junk].json)")
     args = parser.parse_args()
