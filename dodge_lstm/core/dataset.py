@@ -12,7 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -23,11 +23,10 @@ from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.evaluation import Policy
 from dodge_lstm.core.expert import ExpertConfig, ExpertPolicy
 from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_aft
+from dodge_lstm.core.perception import perceive
 from dodge_lstm.core.scenarios import Scenario
 from dodge_lstm.core.sensing import SensorConfig, sensing_label
-
-if TYPE_CHECKING:
-    from dodge_lstm.core.tracking import TrackerConfig
+from dodge_lstm.core.tracking import TRACKERS, TrackerConfig
 
 DATASET_FORMAT = "dodge_lstm.core.dataset/1"
 STD_FLOOR = 1e-3
@@ -191,7 +190,6 @@ def record_expert(
     expert = ExpertPolicy(expert_cfg)
     ticks = round(episode_s * arena_cfg.control_rate_hz)
     f = 4 * num_slots
-    sensed = sensing is not None and not sensing.is_truth
     features = np.empty((episodes, ticks, f), dtype=np.float32)
     commands = np.empty((episodes, ticks), dtype=np.float32)
     seeds = np.random.SeedSequence(seed).spawn((episodes + batch - 1) // batch)
@@ -202,11 +200,7 @@ def record_expert(
             stop = min(start + batch, episodes)
             chunk_seed = int(seeds[chunk].generate_state(1)[0])
             arena = Arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
-            view: Any = arena
-            if sensed:
-                from dodge_lstm.core.perception import PerceivedArena
-
-                view = PerceivedArena(arena, sensing, tracker, seed=chunk_seed)
+            view = perceive(arena, sensing, tracker, seed=chunk_seed)
             mix_rng = np.random.default_rng(chunk_seed + 1)
             if driver is not None:
                 driver.reset(view)
@@ -219,20 +213,18 @@ def record_expert(
                 commands[start:stop, t] = label
                 label = expert.act(arena)  # the true state, whatever the rows show
                 if driver is None:
-                    arena.step(label)
+                    view.step(label)
                 else:
                     executed = driver.act(view)
                     use_expert = mix_rng.random(stop - start) < expert_share
-                    arena.step(np.where(use_expert, label, executed))
-                if sensed:
-                    view.update()
+                    view.step(np.where(use_expert, label, executed))
                 bar.update(stop - start)
     meta = base_meta("arena-expert" if driver is None else "arena-dagger", num_slots, arena_cfg,
                      seed=seed, episodes=episodes, episode_s=episode_s,
                      targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,
                      driver=None if driver is None else driver.name, expert_share=expert_share,
-                     sensing=sensing_label(sensing) if sensed else "truth",
-                     tracker=_tracker_name(tracker) if sensed else None)
+                     sensing=sensing_label(sensing or SensorConfig()),
+                     tracker=None if view is arena else _tracker_name(tracker))
     return Recording(
         features=features.reshape(-1, f),
         commands=commands.reshape(-1),
@@ -242,8 +234,6 @@ def record_expert(
 
 
 def _tracker_name(tracker: TrackerConfig | None) -> str:
-    from dodge_lstm.core.tracking import TRACKERS, TrackerConfig
-
     cfg = tracker or TrackerConfig()
     return next((name for name, known in TRACKERS.items() if known == cfg), repr(cfg))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -18,10 +18,11 @@ from tqdm import tqdm
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.perception import perceive
 from dodge_lstm.core.scenarios import Scenario
+from dodge_lstm.core.sensing import SensorConfig, sensing_label
 
 if TYPE_CHECKING:
-    from dodge_lstm.core.sensing import SensorConfig
     from dodge_lstm.core.tracking import TrackerConfig
 
 SELECTION_SEED = 1001
@@ -173,12 +174,7 @@ def evaluate(
     if balls < 1:
         raise ValueError(f"balls must be >= 1, got {balls}")
     arena = Arena(arenas, arena_cfg, spawn_cfg, seed=seed)
-    view: Any = arena
-    if sensing is not None and not sensing.is_truth:
-        from dodge_lstm.core.perception import PerceivedArena  # scipy only when sensing
-        from dodge_lstm.core.sensing import sensing_label
-
-        view = PerceivedArena(arena, sensing, tracker, seed=seed)
+    view = perceive(arena, sensing, tracker, seed=seed)
     policy.reset(view)
     # A ball lives ~3 s at most; allow a generous bound so a broken policy cannot hang us.
     max_ticks = int(50 * balls / arenas + 50 * arena.cfg.control_rate_hz)
@@ -189,9 +185,7 @@ def evaluate(
             if arena.tick >= max_ticks:
                 raise RuntimeError(f"only {tally.balls} of {balls} balls resolved in "
                                    f"{max_ticks} ticks")
-            out = arena.step(policy.act(view))
-            if view is not arena:
-                view.update()
+            out = view.step(policy.act(view))
             take = min(len(out), balls - tally.balls)
             tally.add(out.hit[:take], out.threat[:take])
             if ball_log is not None:
@@ -206,7 +200,7 @@ def evaluate(
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits,
         seed=seed, targeting=arena.spawn_cfg.targeting, num_balls=arena.spawn_cfg.num_balls,
         arenas=arenas, sim_seconds=arena.time, wall_seconds=time.perf_counter() - start,
-        sensing="truth" if view is arena else sensing_label(view.sensing),
+        sensing=sensing_label(sensing or SensorConfig()),
     )
 
 

@@ -14,14 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.arena import Arena, Outcomes
 from dodge_lstm.core.sensing import Sensor, SensorConfig
 from dodge_lstm.core.tracking import BallTrackerCV, TrackerConfig
 
 
+def perceive(arena: Arena, sensing: SensorConfig | None, tracker: TrackerConfig | None = None,
+             seed: int = 0) -> Arena | PerceivedArena:
+    """What a policy reads: `arena` itself for no or `truth` sensing, else the arena seen
+    through `sensing` and `tracker`. Both step with `step(commands)`."""
+    if sensing is None or sensing.is_truth:
+        return arena
+    return PerceivedArena(arena, sensing, tracker, seed)
+
+
 class PerceivedArena:
-    """`arena` with its ball state replaced by what `sensing` and `tracker` make of it; call
-    `update()` after every `arena.step` (it is called once here, for the state at start)."""
+    """`arena` with its ball state replaced by what `sensing` and `tracker` make of it. Step it
+    with `step` (the arena's, then `update()`); `update()` also ran once here, for the state at
+    start."""
 
     def __init__(self, arena: Arena, sensing: SensorConfig, tracker: TrackerConfig | None = None,
                  seed: int = 0) -> None:
@@ -34,6 +44,12 @@ class PerceivedArena:
         self.alive = np.zeros((arena.batch, 1), dtype=bool)
         self.ball_id = np.full((arena.batch, 1), -1, dtype=np.int64)
         self.update()
+
+    def step(self, commands: np.ndarray | float) -> Outcomes:
+        """The arena's step, then what the sensor and tracker make of the new state."""
+        out = self.arena.step(commands)
+        self.update()
+        return out
 
     def update(self) -> None:
         """Detect the current true state, fuse what the sensor reports now, and expose the

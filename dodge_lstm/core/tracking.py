@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from dodge_lstm.core.sensing import Detections
 
@@ -61,6 +60,10 @@ class BallTrackerCV:
     """Tracks for B arenas; `update` with each tick's detections, `states` for the policy."""
 
     def __init__(self, batch: int, cfg: TrackerConfig, dt: float) -> None:
+        # scipy only where a tracker runs: importing the core (truth sensing) does not need it.
+        from scipy.optimize import linear_sum_assignment
+
+        self._assign = linear_sum_assignment
         self.cfg = cfg
         self.dt = dt
         k = cfg.max_tracks
@@ -88,7 +91,7 @@ class BallTrackerCV:
             if tracks.size and len(z):
                 cost = np.linalg.norm(predicted[b, tracks, None, :] - z[None, :, :], axis=-1)
                 cost = np.where(cost <= cfg.gate, cost, FAR)
-                rows, cols = linear_sum_assignment(cost)
+                rows, cols = self._assign(cost)
                 for r, c in zip(rows, cols, strict=True):
                     if cost[r, c] >= FAR:
                         continue

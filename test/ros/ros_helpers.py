@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
+# The package's own bounded spin (the bringup waits with it): never waits unboundedly, each
+# spin_once is capped by the time left, so a silent graph fails a test at the deadline.
+from dodge_lstm.ros.bringup.graph_executor import spin_until
 
-def spin_until(
-    executor: Any, predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.05
-) -> bool:
-    """Spin ``executor`` until ``predicate()`` holds or ``timeout_s`` passes; return the predicate.
-
-    Never waits unboundedly: each ``spin_once`` is capped by the time left, so a silent graph
-    fails the test at the deadline instead of hanging it.
-    """
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return bool(predicate())
-        executor.spin_once(timeout_sec=min(step_s, remaining))
-    return True
+__all__ = ["call_service", "spin_until"]
 
 
 def call_service(executor: Any, client: Any, request: Any, timeout_s: float) -> Any:

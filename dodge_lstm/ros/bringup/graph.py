@@ -17,7 +17,6 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from std_srvs.srv import Trigger
 
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig
-from dodge_lstm.ros.bringup.graph_executor import GraphExecutor
+from dodge_lstm.ros.bringup.graph_executor import GraphExecutor, spin_until
 from dodge_lstm.ros.bringup.graph_guard import check_no_other_graph
 from dodge_lstm.ros.bringup.graph_nodes import graph_nodes
 from dodge_lstm.ros.bringup.lifecycle_client import LifecycleClient, call_service
@@ -106,36 +105,33 @@ def _graph_rss_mb(procs: NodeProcesses | None) -> float:
     return procs.rss_mb() if procs is not None else rss_mb()
 
 
-def _activate(policy: LifecycleClient, procs: NodeProcesses | None,
-              before_activate: Callable[[], None] = lambda: None) -> None:
-    """configure + activate, as the launch file's event handlers do; a refusal is an error.
-    `before_activate` runs in between (the policy's publishers exist, it sends nothing yet)."""
-    policy.get_state()  # answered both ways before transitions are sent
-    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-        if transition == Transition.TRANSITION_ACTIVATE:
-            before_activate()
-        if not policy.change_state(transition):
-            hint = procs.log_tail(policy.target) if procs else "see its log above"
-            raise RuntimeError(f"{policy.target} failed transition {transition}:\n{hint}")
+def _transition(policy: LifecycleClient, transition: int, procs: NodeProcesses | None) -> None:
+    """One lifecycle transition, as the launch file's event handlers send it; a refusal is an
+    error."""
+    if not policy.change_state(transition):
+        hint = procs.log_tail(policy.target) if procs else "see its log above"
+        raise RuntimeError(f"{policy.target} failed transition {transition}:\n{hint}")
 
 
 def _await_recorder(bringup: Node, executor: Executor, opts: SimOptions) -> None:
-    """Spin until the recorder subscribes to every topic it records that has a publisher, at
-    most `RECORDER_WAIT_S`: it looks for topics every 0.5 s of wall time, and a lockstep graph
-    runs tens of simulated seconds in that time, all of it missing from the bag otherwise."""
+    """With `--record`, spin until the recorder subscribes to every topic it records that has a
+    publisher, at most `RECORDER_WAIT_S`: it looks for topics every 0.5 s of wall time, and a
+    lockstep graph runs tens of simulated seconds in that time, all of it missing from the bag
+    otherwise."""
+    if opts.record is None:
+        return
     from dodge_lstm.ros.nodes.recorder_node import DEFAULT_TOPICS
 
     topics = recorder_topics(opts) or node_parameters(opts.params_path, "dodge_recorder").get(
         "topics", DEFAULT_TOPICS)
     names = [bringup.resolve_topic_name(t) for t in topics]
 
-    def missing() -> list[str]:
-        return [n for n in names if bringup.count_publishers(n) and not any(
-            s.node_name == "dodge_recorder" for s in bringup.get_subscriptions_info_by_topic(n))]
+    def subscribed() -> bool:
+        return all(not bringup.count_publishers(n) or any(
+            s.node_name == "dodge_recorder" for s in bringup.get_subscriptions_info_by_topic(n))
+            for n in names)
 
-    deadline = time.monotonic() + RECORDER_WAIT_S
-    while missing() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
+    spin_until(executor, subscribed, RECORDER_WAIT_S)
 
 
 def _run_for(graph: GraphExecutor, observer: GraphObserver, opts: SimOptions,
@@ -199,9 +195,8 @@ def _await_report(executor: Executor, observer: GraphObserver,
     """One more policy report (sent every simulated second) so its counters cover the whole
     run; bounded, a missing report only leaves them a second short."""
     seen = observer.diagnostics_count
-    deadline = time.monotonic() + 1.5 / real_time_factor + 0.5
-    while observer.diagnostics_count == seen and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.05)
+    spin_until(executor, lambda: observer.diagnostics_count != seen,
+               1.5 / real_time_factor + 0.5)
 
 
 def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]:
@@ -248,12 +243,14 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
 
         policy = LifecycleClient(bringup, executor, "dodge_policy") \
             if opts.policy == "lstm" else None
-        wait_for_recorder = (lambda: _await_recorder(bringup, graph.executor, opts)) \
-            if opts.record is not None else (lambda: None)
         if policy is not None:
-            _activate(policy, procs, wait_for_recorder)
-        else:
-            wait_for_recorder()  # best effort: an expert or a person drives from the start
+            policy.get_state()  # answered both ways before transitions are sent
+            _transition(policy, Transition.TRANSITION_CONFIGURE, procs)
+            # Its publishers exist now and it sends nothing yet: the bag starts with the run.
+            _await_recorder(bringup, executor, opts)
+            _transition(policy, Transition.TRANSITION_ACTIVATE, procs)
+        else:  # best effort: an expert or a person drives from the start
+            _await_recorder(bringup, executor, opts)
         observer.start_counting()
         wall_start = time.perf_counter()
         cpu_start = _graph_cpu_s(procs)

@@ -14,6 +14,9 @@ Two things it does differently, handled here for both:
   made as before), a second SIGINT raises KeyboardInterrupt; SIGTERM keeps what it had.
 - rclpy 9.1's EventsExecutor calls a callback that takes `MessageInfo` with one argument, the
   (message, info) tuple: `WithMessageInfo` adapts such a callback to both calling conventions.
+
+`spin_until` is the one bounded wait the bringup uses (service answers, the recorder, the last
+report) with either executor.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import inspect
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -32,6 +36,17 @@ from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def spin_until(executor: Executor, done: Callable[[], bool], timeout_s: float,
+               step_s: float = 0.05) -> bool:
+    """Spin `executor` one callback at a time until `done()` or `timeout_s` of wall time has
+    passed; returns `done()`. Not `spin_until_future_complete`: rclpy 9.1's EventsExecutor runs
+    that until no work is left, past its timeout, and a lockstep graph always has work."""
+    deadline = time.monotonic() + timeout_s
+    while not done() and (left := deadline - time.monotonic()) > 0:
+        executor.spin_once(timeout_sec=min(left, step_s))
+    return done()
 
 
 class WithMessageInfo:

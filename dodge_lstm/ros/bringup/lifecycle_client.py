@@ -5,7 +5,6 @@ so the same code drives a node in this process or in another one.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from lifecycle_msgs.msg import Transition
@@ -13,6 +12,8 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.client import Client
 from rclpy.executors import Executor
 from rclpy.node import Node
+
+from dodge_lstm.ros.bringup.graph_executor import spin_until
 
 SERVICE_TIMEOUT_S = 10.0
 SPIN_PERIOD_S = 0.1
@@ -28,12 +29,7 @@ def call_service(executor: Executor, client: Client, request: Any,
     if not client.wait_for_service(timeout_sec=timeout_s):
         raise RuntimeError(f"service {client.srv_name} did not come up within {timeout_s:g} s")
     future = client.call_async(request)
-    # spin_once in a loop, not spin_until_future_complete: rclpy 9.1's EventsExecutor runs
-    # that until no work is left, past its timeout, and a lockstep graph always has work.
-    deadline = time.monotonic() + timeout_s
-    while not future.done() and (left := deadline - time.monotonic()) > 0:
-        executor.spin_once(timeout_sec=min(left, SPIN_PERIOD_S))
-    if not future.done():
+    if not spin_until(executor, future.done, timeout_s, SPIN_PERIOD_S):
         client.remove_pending_request(future)
         raise RuntimeError(f"service {client.srv_name} did not answer within {timeout_s:g} s")
     return future.result()

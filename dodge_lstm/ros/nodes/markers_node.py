@@ -175,14 +175,15 @@ class DodgeMarkers(Node):
             return
         self.ball_bytes[peek.child_frame_id] = data
 
+    def frame_due(self, now_ns: int) -> bool:
+        """`max_rate_hz` allows a frame at `now_ns` (steady clock) after the last one drawn."""
+        return self.last_publish_ns is None or now_ns - self.last_publish_ns >= self.min_gap_ns
+
     def on_odom_bytes(self, data: bytes) -> None:
-        """A robot state: drawn (`on_odom`) if `max_rate_hz` allows, else only its time is
-        taken; a non-finite or unreadable one goes through `on_odom`, which rejects it."""
-        now = time.monotonic_ns()
-        if self.last_publish_ns is None or now - self.last_publish_ns >= self.min_gap_ns:
-            self.on_odom(deserialize_message(data, Odometry))
-            return
-        peek = peek_odometry(data)
+        """A robot state: drawn (`on_odom`) if a frame is due, else only its time is taken; a
+        non-finite or unreadable one (or any, where /tf is broadcast) goes through `on_odom`,
+        which rejects or broadcasts it."""
+        peek = None if self.frame_due(time.monotonic_ns()) else peek_odometry(data)
         if peek is None or not peek.finite or self.tf_pub is not None:
             self.on_odom(deserialize_message(data, Odometry))
             return
@@ -203,7 +204,7 @@ class DodgeMarkers(Node):
         """Draw the scene at this robot state (and broadcast its transform); within
         `max_rate_hz` of the last drawn frame, only keep the scene's time."""
         now = time.monotonic_ns()
-        draw = self.last_publish_ns is None or now - self.last_publish_ns >= self.min_gap_ns
+        draw = self.frame_due(now)
         if draw:  # the ball states it draws, in the order they came
             for data in self.ball_bytes.values():
                 self.on_ball(deserialize_message(data, Odometry))
