@@ -1,12 +1,12 @@
-"""Speed of one MuJoCo world against one embedded arena, in the same run (issue 17).
+"""Evaluation speed on MuJoCo against the embedded arena, in the same run (issue 17).
 
-Both step the 10 Hz control period with the same command pattern while a ball is thrown at the
-robot every simulated second (5 m out, 3-5 m/s, aimed within 1 m of it):
-the arena as `eval --arenas 1` steps it, MuJoCo through `physics.MujocoWorld` (50 physics steps
-of 2 ms per period, contacts checked at each). Prints simulated seconds per wall second, per
-core (one process, one world each), and writes JSON.
+Each row is `evaluate` as `dodge-lstm eval` runs it (the expert, default scenario, seed 7,
+`--balls` balls): the arena, then MuJoCo with its worlds stepped on the calling thread only (one
+core) and on a pool of one thread per core. Prints wall seconds, simulated seconds per wall
+second in all and per core, and writes JSON. The issue's target: 2000 balls in about a minute on
+2 cores.
 
-    .venv/bin/python bench/bench_mujoco.py [--seconds 300]
+    .venv/bin/python bench/bench_mujoco.py [--balls 2000] [--arenas 64]
 """
 
 from __future__ import annotations
@@ -15,75 +15,53 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
-import numpy as np
-
 from dodge_lstm.core.arena import Arena
-from dodge_lstm.core.config import ArenaConfig
-
-
-def throws(seconds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One ball per simulated second: start 5 m out, speed 3-5 m/s, aimed near the origin."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(seconds):
-        a = rng.uniform(0, 2 * np.pi)
-        start = 5.0 * np.array([np.cos(a), np.sin(a)])
-        target = rng.uniform(-1.0, 1.0, 2)
-        d = target - start
-        out.append((start, rng.uniform(3.0, 5.0) * d / np.linalg.norm(d)))
-    return out
+from dodge_lstm.core.evaluation import REPORTED_SEED, evaluate
+from dodge_lstm.core.expert import ExpertPolicy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--balls", type=int, default=2000)
+    parser.add_argument("--arenas", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=REPORTED_SEED)
     parser.add_argument("--out", type=Path, default=Path("bench/results/mujoco.json"))
     args = parser.parse_args()
-    from dodge_lstm.physics.mujoco_world import MujocoWorld
+    from dodge_lstm.physics.mujoco_arena import MujocoArena
 
-    cfg = ArenaConfig()
-    ticks = round(args.seconds * cfg.control_rate_hz)
-    commands = 0.8 * np.sin(np.arange(ticks) * 0.05)
-    balls = throws(args.seconds, args.seed)
+    cores = os.cpu_count() or 1
     load = os.getloadavg()
-
-    world = MujocoWorld(cfg)
-    start, resolved = time.perf_counter(), 0
-    for t in range(ticks):
-        if t % round(cfg.control_rate_hz) == 0:
-            pos, vel = balls[t // round(cfg.control_rate_hz)]
-            world.throw(world.robot_pose()[0] + pos, vel)
-        resolved += len(world.step(float(commands[t])))
-    mujoco_s = time.perf_counter() - start
-
-    arena = Arena(1, cfg, auto_spawn=False)
-    start, arena_resolved = time.perf_counter(), 0
-    for t in range(ticks):
-        if t % round(cfg.control_rate_hz) == 0:
-            pos, vel = balls[t // round(cfg.control_rate_hz)]
-            arena.add_balls(np.array([0]), (arena.robot_pos[0] + pos)[None], vel[None])
-        arena_resolved += len(arena.step(np.array([commands[t]])))
-    arena_s = time.perf_counter() - start
-
-    rows = [("", "MuJoCo world", "embedded arena (B=1)"),
-            ("simulated seconds", args.seconds, args.seconds),
-            ("wall seconds", f"{mujoco_s:.2f}", f"{arena_s:.2f}"),
-            ("x real time, one core", f"{args.seconds / mujoco_s:.0f}",
-             f"{args.seconds / arena_s:.0f}"),
-            ("balls resolved", resolved, arena_resolved)]
-    for name, a, b in rows:
-        print(f"{name:<24}{a!s:>16}{b!s:>24}")
-    print(f"MuJoCo runs at {arena_s / mujoco_s:.3f} of the arena's speed in this run "
+    runs = [("arena", Arena, 1),
+            ("MuJoCo, 1 thread", partial(MujocoArena, threads=0), 1),
+            (f"MuJoCo, {cores} threads", partial(MujocoArena, threads=cores), cores)]
+    results = {}
+    for name, make, used in runs:
+        start = time.perf_counter()
+        res = evaluate(ExpertPolicy(), args.balls, seed=args.seed, arenas=args.arenas,
+                       make_arena=make)
+        wall = time.perf_counter() - start
+        simulated = res.sim_seconds * res.arenas
+        results[name] = {"wall_s": wall, "simulated_s": simulated, "cores": used,
+                         "x_real_time": simulated / wall,
+                         "x_real_time_per_core": simulated / wall / used,
+                         "threat_dodge_rate": res.threat_dodge_rate}
+    print(f"{'':<22}{'wall s':>8}{'sim s':>8}{'x real time':>13}{'per core':>10}"
+          f"{'threat dodge':>14}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['wall_s']:>8.1f}{r['simulated_s']:>8.0f}{r['x_real_time']:>13.0f}"
+              f"{r['x_real_time_per_core']:>10.0f}{r['threat_dodge_rate']:>14.1%}")
+    arena, one = results["arena"], results["MuJoCo, 1 thread"]
+    pool = results[f"MuJoCo, {cores} threads"]
+    print(f"per core, MuJoCo runs at {one['x_real_time'] / arena['x_real_time']:.3f} of the "
+          f"arena's speed; {cores} threads are {one['wall_s'] / pool['wall_s']:.2f}x one "
           f"(load before {load[0]:.2f})")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "seconds": args.seconds, "mujoco_wall_s": mujoco_s, "arena_wall_s": arena_s,
-        "mujoco_x_real_time": args.seconds / mujoco_s, "arena_x_real_time": args.seconds / arena_s,
-        "balls_resolved": {"mujoco": resolved, "arena": arena_resolved},
-        "loadavg_before": load}, indent=2))
+    args.out.write_text(json.dumps({"balls": args.balls, "arenas": args.arenas,
+                                    "seed": args.seed, "runs": results,
+                                    "loadavg_before": load}, indent=2))
     print(f"wrote {args.out}")
 
 

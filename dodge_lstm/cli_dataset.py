@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from dodge_lstm.cli_args import output_file, positive_float, positive_int
+from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
@@ -33,6 +34,7 @@ def add_dataset_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_file, required=True, help="output .npz")
     add_spawn_args(p)
     add_sensing_args(p)  # rows through a detector, labels from the true state
+    add_backend_arg(p)
     p.set_defaults(func=cmd_dataset)
 
 
@@ -44,6 +46,10 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     sensing, tracker = sensing_from_args(args)
     if args.bag is not None and not sensing.is_truth:
         raise ValueError("--sensing applies to arena recordings; a bag holds what was recorded")
+    make_arena = factory_from_args(args)
+    if args.bag is not None and args.backend != "arena":
+        raise ValueError("--backend applies to simulated recordings; a bag holds what was "
+                         "recorded")
     if args.bag is not None:
         from dodge_lstm.bags.bag_dataset import recording_from_bags
 
@@ -54,7 +60,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     else:
         rec = record_scenario(scenario_from_args(args), args.episodes, seed=args.seed,
                               episode_s=args.episode_seconds, num_slots=args.slots,
-                              progress=True, sensing=sensing, tracker=tracker)
+                              progress=True, sensing=sensing, tracker=tracker,
+                              make_arena=make_arena)
     if args.mirror:
         rec = rec.mirrored()
     path = rec.save(args.out)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from dodge_lstm.cli_args import positive_int
+from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, describe, finish_outcomes
 from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
@@ -29,6 +30,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
                    help="expected model timesteps (checked against the model's metadata)")
     add_spawn_args(p, several=True)
     add_sensing_args(p)
+    add_backend_arg(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_outcome_args(p)
     p.add_argument("--write-scores", action="store_true",
@@ -48,6 +50,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.write_scores and not sensing.is_truth:
         raise ValueError("--write-scores records truth-sensing rates; drop --sensing and its "
                          "knobs")
+    if args.write_scores and args.backend != "arena":
+        raise ValueError("--write-scores records the arena's rates; drop --backend")
+    make_arena = factory_from_args(args)
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
     scenarios = [scenario_from_args(args, n) for n in args.scenario]  # all checked before running
     log = ball_log_for(args)
@@ -56,7 +61,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                          "mixture): one run, one file")
     results = [evaluate_scenario(policy, sc, args.balls, seed=args.seed, arenas=args.arenas,
                                  progress=not args.json, ball_log=log, sensing=sensing,
-                                 tracker=tracker) for sc in scenarios]
+                                 tracker=tracker, make_arena=make_arena)
+               for sc in scenarios]
     compared = finish_outcomes(args, log.records()) if log is not None else None
     if args.write_scores:
         record_scores(args, results)

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from dodge_lstm.cli_args import non_negative_float, output_file, positive_float
+from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, spawn_config_from_args
 
 
@@ -30,12 +31,24 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_file, required=True,
                    help="output .gif (.mp4 where ffmpeg is installed; .png with --still)")
     add_spawn_args(p)
+    add_backend_arg(p)
+    p.add_argument("--view", choices=("top", "camera"), default="top",
+                   help="top: the 2-D picture from above with trails and a command strip "
+                        "(default); camera: with --backend mujoco, MuJoCo's own 3-D rendering "
+                        "from a camera following the robot (headless: MUJOCO_GL=egl)")
     p.set_defaults(func=cmd_render)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     if args.still is not None:
         return render_still(args)
+    if args.view == "camera" and args.backend != "mujoco":
+        raise ValueError("--view camera renders MuJoCo's scene: add --backend mujoco")
+    if args.bag is not None and args.backend != "arena":
+        raise ValueError("--backend applies to simulated episodes; a bag holds what was "
+                         "recorded")
+    if args.view == "camera":
+        return render_camera(args)
     from dodge_lstm.viz.episode_gif import render_gif
 
     if args.bag is not None:
@@ -49,12 +62,45 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         policy = make_policy(args.policy, seed=args.seed)
         trace = trace_episode(policy, args.seconds, args.seed,
-                              spawn_cfg=spawn_config_from_args(args))
+                              spawn_cfg=spawn_config_from_args(args),
+                              make_arena=factory_from_args(args))
         title = policy.name
     out = render_gif(trace, args.out, title=title)
     _, hits, balls = trace.resolved[-1]
     print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
           f"{len(trace) * trace.dt:.1f} s")
+    return 0
+
+
+def render_camera(args: argparse.Namespace) -> int:
+    """`render --backend mujoco --view camera`: MuJoCo's rendering of one episode, as a GIF."""
+    import os
+
+    if args.out.suffix.lower() != ".gif":
+        raise ValueError(f"--view camera writes a GIF: --out must end in .gif, got {args.out}")
+    if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["MUJOCO_GL"] = "egl"  # headless: before MuJoCo is first imported
+    from dodge_lstm.core.episode_trace import trace_episode
+    from dodge_lstm.physics.mujoco_view import EpisodeCamera
+    from dodge_lstm.runtime.learned_policy import make_policy
+    from dodge_lstm.viz.episode_gif import write_frames_gif
+
+    make_arena = factory_from_args(args)
+    cameras: list[EpisodeCamera] = []
+
+    def observe(arena) -> None:
+        if not cameras:
+            cameras.append(EpisodeCamera(arena))
+        cameras[0](arena)
+
+    policy = make_policy(args.policy, seed=args.seed)
+    trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=spawn_config_from_args(args),
+                          make_arena=make_arena, observe=observe)
+    cameras[0].close()
+    out = write_frames_gif(cameras[0].frames, args.out)
+    _, hits, balls = trace.resolved[-1]
+    print(f"wrote {out}: {len(cameras[0].frames)} frames (MuJoCo camera), {balls} balls, "
+          f"{hits} hits in {len(trace) * trace.dt:.1f} s")
     return 0
 
 

@@ -82,7 +82,8 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None,
                    help="ball spawner seed (default: the parameters file's, 0)")
     p.add_argument("--sim", choices=SIMULATORS, default="embedded",
-                   help="simulator backend (default embedded; gazebo is not available yet)")
+                   help="simulator backend: embedded (the kinematic arena, default) or mujoco "
+                        "(MuJoCo physics, same topics; gazebo is not available yet)")
     p.add_argument("--no-markers", dest="markers", action="store_false",
                    help="do not run dodge_markers (the game drawn on /markers)")
     p.add_argument("--processes", action="store_true",

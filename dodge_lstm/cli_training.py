@@ -17,6 +17,7 @@ from dodge_lstm.cli_args import (
     positive_int,
     seed_list,
 )
+from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
@@ -162,6 +163,7 @@ def add_dagger_command(sub: argparse._SubParsersAction) -> None:
                    help="CPUs of the local Ray instance (default: all)")
     add_spawn_args(p)  # the DAgger episodes and the selection evaluation
     add_sensing_args(p)  # what the learner sees while it drives and is scored
+    add_backend_arg(p)  # where it drives: the DAgger episodes and the selection evaluation
     p.set_defaults(func=cmd_dagger)
 
 
@@ -170,7 +172,11 @@ def cmd_dagger(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.train_config import train_config_from_args
 
     sensing, tracker = sensing_from_args(args)
+    factory_from_args(args)  # refuses a bad combination before any work
     if args.through_ros:
+        if args.backend != "arena":
+            raise ValueError("--through-ros drives the ROS graph's own simulator; drop "
+                             "--backend")
         if not sensing.is_truth:
             raise ValueError("--through-ros takes truth sensing for now (the graph has no "
                              "detector node yet); drop --sensing or run DAgger in the arena")
@@ -180,7 +186,8 @@ def cmd_dagger(args: argparse.Namespace) -> int:
     config = train_config_from_args(args)
     common = {"rounds": args.rounds, "episodes": args.episodes,
               "scenarios": scenario_from_args(args), "start_model": args.start_model,
-              "sensing": sensing, "tracker": tracker}
+              "sensing": sensing, "tracker": tracker, "backend": args.backend,
+              "randomize": args.randomize_physics}
     if args.seeds is not None or args.address is not None:
         from dodge_lstm.learning.dagger import run_dagger_seeds
 

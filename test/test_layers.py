@@ -40,12 +40,12 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "runtime": ({"numpy", "tqdm", "ai_edge_litert"}, {"", "core", "runtime"}),
     "bags": ({"numpy", "tqdm", "rosbags"}, {"", "core", "bags"}),
     "viz": ({"numpy", "matplotlib", "PIL"}, {"", "core", "runtime", "viz"}),
-    "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym"}),
+    "gym": ({"numpy", "gymnasium"}, {"", "core", "runtime", "gym", "physics"}),
     "physics": ({"numpy", "mujoco"}, {"", "core", "physics"}),
     "learning": ({"numpy", "tqdm", "tensorflow", "keras", "ray"},
-                 {"", "core", "runtime", "bags", "viz", "learning"}),
+                 {"", "core", "runtime", "bags", "viz", "learning", "physics"}),
     "ros": ({"numpy", "tqdm", "yaml", "rosbags"} | ROS_PACKAGES,
-            {"", "core", "runtime", "bags", "ros", "resources"}),
+            {"", "core", "runtime", "bags", "ros", "resources", "physics"}),
 }
 # TensorFlow only inside functions, and only in these two modules.
 TF_MODULES = {"learning/training.py", "learning/conversion.py"}

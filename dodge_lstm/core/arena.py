@@ -12,6 +12,7 @@ Outcomes: each ball ends either as a *hit* (it touched the robot) or as *passed*
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +39,16 @@ class Outcomes:
         return int(self.arena.shape[0])
 
 
+ArenaFactory = Callable[..., "Arena"]
+"""Builds B worlds like `Arena(batch, cfg, spawn, seed=...)`: `Arena` itself, or another
+simulator behind its interface (`physics.backends`)."""
+
+
 class Arena:
     """B arenas with one robot and up to `spawn.num_balls` live balls each."""
+
+    backend = "arena"
+    """Which simulator this is (`physics.backends`; results record it)."""
 
     def __init__(
         self,
@@ -152,6 +161,9 @@ class Arena:
                                    self.spawn_cfg)
             self._place(due_a, due_s, pos, vel)
 
+    def close(self) -> None:
+        """Free what the simulator holds (nothing here; MuJoCo's threads in `MujocoArena`)."""
+
     # -- dynamics ----------------------------------------------------------------------------
     def step(self, command: np.ndarray | float) -> Outcomes:
         """Advance one control period with `linear.x` commands `[B]`; returns resolved balls."""
@@ -160,25 +172,7 @@ class Arena:
             raise ValueError("commands must be finite; reject NaN/Inf before stepping")
         self.placed = []
         cfg = self.cfg
-        vmax = cfg.speed_limit
-        cmd = np.clip(cmd, -vmax, vmax)
-        h = cfg.dt / cfg.substeps
-        dv_max = cfg.accel_limit * h
-        heading = self.heading
-        hit = np.zeros_like(self.alive)
-        for _ in range(cfg.substeps):
-            v0 = self.robot_speed
-            v1 = np.clip(v0 + np.clip(cmd - v0, -dv_max, dv_max), -vmax, vmax)
-            robot_disp = (0.5 * (v0 + v1) * h)[:, None] * heading
-            ball_disp = self.ball_vel * h
-            rel0 = self.ball_pos - self.robot_pos[:, None, :]
-            now = self.alive & swept_hit(rel0, ball_disp - robot_disp[:, None, :],
-                                         cfg.contact_distance)
-            hit |= now
-            self.alive &= ~now
-            self.robot_pos += robot_disp
-            self.ball_pos += ball_disp
-            self.robot_speed = v1
+        hit = self._advance(np.clip(cmd, -cfg.speed_limit, cfg.speed_limit))
         rel = self.ball_pos - self.robot_pos[:, None, :]
         dist = np.linalg.norm(rel, axis=-1)
         receding = np.einsum("bki,bki->bk", rel, self.ball_vel - self.robot_vel[:, None, :]) > 0
@@ -197,3 +191,27 @@ class Arena:
         if self.auto_spawn:
             self._auto_spawn()
         return out
+
+    def _advance(self, cmd: np.ndarray) -> np.ndarray:
+        """Move robots and balls one control period under clipped commands `[B]`; the balls
+        that hit `[B, K]` (already no longer alive). What a physics backend replaces."""
+        cfg = self.cfg
+        vmax = cfg.speed_limit
+        h = cfg.dt / cfg.substeps
+        dv_max = cfg.accel_limit * h
+        heading = self.heading
+        hit = np.zeros_like(self.alive)
+        for _ in range(cfg.substeps):
+            v0 = self.robot_speed
+            v1 = np.clip(v0 + np.clip(cmd - v0, -dv_max, dv_max), -vmax, vmax)
+            robot_disp = (0.5 * (v0 + v1) * h)[:, None] * heading
+            ball_disp = self.ball_vel * h
+            rel0 = self.ball_pos - self.robot_pos[:, None, :]
+            now = self.alive & swept_hit(rel0, ball_disp - robot_disp[:, None, :],
+                                         cfg.contact_distance)
+            hit |= now
+            self.alive &= ~now
+            self.robot_pos += robot_disp
+            self.ball_pos += ball_disp
+            self.robot_speed = v1
+        return hit

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dodge_lstm import __version__
-from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.arena import Arena, ArenaFactory
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.evaluation import Policy
 from dodge_lstm.core.expert import ExpertConfig, ExpertPolicy
@@ -172,6 +172,7 @@ def record_expert(
     expert_share: float = 0.0,
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
+    make_arena: ArenaFactory = Arena,
 ) -> Recording:
     """Expert-labelled episodes from `episodes` arenas (vectorized in chunks of `batch`).
 
@@ -183,7 +184,8 @@ def record_expert(
     With `sensing` (not `truth`) the rows, and the driver, see the balls through that detector
     and `tracker` (`core.perception`), while the expert labels from the true state: the
     privileged teacher of "learning by cheating". A driverless run is then driven by the expert
-    on the true state too (its labels are the commands executed).
+    on the true state too (its labels are the commands executed). `make_arena` picks the
+    simulator (`physics.backends`), recorded as `backend`.
     """
     arena_cfg = (arena_cfg or ArenaConfig()).validate()
     spawn_cfg = (spawn_cfg or SpawnConfig()).validate()
@@ -199,7 +201,7 @@ def record_expert(
         for chunk, start in enumerate(range(0, episodes, batch)):
             stop = min(start + batch, episodes)
             chunk_seed = int(seeds[chunk].generate_state(1)[0])
-            arena = Arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
+            arena = make_arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
             view = perceive(arena, sensing, tracker, seed=chunk_seed)
             mix_rng = np.random.default_rng(chunk_seed + 1)
             if driver is not None:
@@ -219,12 +221,14 @@ def record_expert(
                     use_expert = mix_rng.random(stop - start) < expert_share
                     view.step(np.where(use_expert, label, executed))
                 bar.update(stop - start)
+            arena.close()
     meta = base_meta("arena-expert" if driver is None else "arena-dagger", num_slots, arena_cfg,
                      seed=seed, episodes=episodes, episode_s=episode_s,
                      targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,
                      driver=None if driver is None else driver.name, expert_share=expert_share,
                      sensing=sensing_label(sensing or SensorConfig()),
-                     tracker=None if view is arena else _tracker_name(tracker))
+                     tracker=None if view is arena else _tracker_name(tracker),
+                     backend=arena.backend)
     return Recording(
         features=features.reshape(-1, f),
         commands=commands.reshape(-1),
@@ -249,6 +253,7 @@ def record_scenario(
     expert_share: float = 0.0,
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
+    make_arena: ArenaFactory = Arena,
 ) -> Recording:
     """`record_expert` over a scenario: episodes spread evenly over its components (at least
     one each), each component seeded from `seed` and its index."""
@@ -256,7 +261,7 @@ def record_scenario(
     if len(parts) == 1:
         rec = record_expert(episodes, seed, episode_s, spawn_cfg=parts[0], num_slots=num_slots,
                             progress=progress, driver=driver, expert_share=expert_share,
-                            sensing=sensing, tracker=tracker)
+                            sensing=sensing, tracker=tracker, make_arena=make_arena)
         rec.meta["scenario"] = scenario.key  # with any overrides: what was recorded
         return rec
     shares = np.full(len(parts), max(1, episodes // len(parts)))
@@ -264,7 +269,7 @@ def record_scenario(
     seeds = np.random.SeedSequence(seed).generate_state(len(parts))
     recs = [record_expert(int(n), int(s), episode_s, spawn_cfg=cfg, num_slots=num_slots,
                           driver=driver, expert_share=expert_share, sensing=sensing,
-                          tracker=tracker)
+                          tracker=tracker, make_arena=make_arena)
             for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)),
                                   disable=not progress, unit="setting", desc=scenario.name)]
     rec = Recording.concat(recs)

@@ -6,11 +6,12 @@ graph and its arena twin give the same picture.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.arena import Arena, ArenaFactory
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.evaluation import Policy
 
@@ -42,9 +43,11 @@ class EpisodeTrace:
 
 def trace_episode(policy: Policy, seconds: float, seed: int,
                   arena_cfg: ArenaConfig | None = None,
-                  spawn_cfg: SpawnConfig | None = None) -> EpisodeTrace:
-    """Run one arena for `seconds` and keep every pose."""
-    arena = Arena(1, arena_cfg, spawn_cfg, seed=seed)
+                  spawn_cfg: SpawnConfig | None = None, make_arena: ArenaFactory = Arena,
+                  observe: Callable[[Arena], None] | None = None) -> EpisodeTrace:
+    """Run one arena (of the simulator `make_arena` builds) for `seconds` and keep every pose;
+    `observe(arena)` sees the state after every step (a camera, for one)."""
+    arena = make_arena(1, arena_cfg, spawn_cfg, seed=seed)
     policy.reset(arena)
     tr = EpisodeTrace(dt=arena.cfg.dt)
     hits = balls = 0
@@ -63,4 +66,7 @@ def trace_episode(policy: Policy, seconds: float, seed: int,
         tr.threat.append(arena.threat[0].copy())
         tr.resolved.append((tick, hits, balls))
         tr.commands.append(command)
+        if observe is not None:
+            observe(arena)
+    arena.close()
     return tr

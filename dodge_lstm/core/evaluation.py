@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
-from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.arena import Arena, ArenaFactory
 from dodge_lstm.core.ball_records import BallLog
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.perception import perceive
@@ -116,6 +118,8 @@ class EvalResult:
     scenario: str = "default"
     sensing: str = "truth"
     """What the policy saw of the balls (`core.sensing.sensing_label`)."""
+    backend: str = "arena"
+    """The simulator (`arena` or `mujoco`)."""
     dodge_rate: float = field(init=False)
     threat_dodge_rate: float = field(init=False)
     threat_dodge_ci95: list[float] = field(init=False)
@@ -144,12 +148,22 @@ class EvalResult:
             ("threat dodge rate", f"{self.threat_dodge_rate:.2%}  (95% CI {lo:.2%} - {hi:.2%})"),
             ("scenario", self.scenario),
             ("sensing", self.sensing),
+            ("simulator", self.backend),
             ("targeting / balls", f"{self.targeting} / {self.num_balls}"),
             ("simulated", f"{self.sim_seconds:.0f} s in {self.arenas} arenas"),
             ("wall time", f"{self.wall_seconds:.2f} s"),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+@contextmanager
+def arena_closed(arena: Arena) -> Iterator[Arena]:
+    """`arena`, closed on the way out (a MuJoCo backend's threads end with the run)."""
+    try:
+        yield arena
+    finally:
+        arena.close()
 
 
 def evaluate(
@@ -163,24 +177,27 @@ def evaluate(
     ball_log: BallLog | None = None,
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
+    make_arena: ArenaFactory = Arena,
 ) -> EvalResult:
     """Run `policy` until exactly `balls` balls are resolved (ties in the last tick are broken
     by arena index, so the result does not depend on timing); `ball_log` gets every ball
     counted, with where it was thrown (`core.ball_records`). With `sensing` (not `truth`) the
     policy sees the balls through that detector and `tracker` (`core.perception`), seeded from
-    `seed`; balls, threats and hits stay the simulator's."""
+    `seed`; balls, threats and hits stay the simulator's. `make_arena` picks the simulator
+    (`physics.backends`): the same seed throws the same first balls in each."""
     import time
 
     if balls < 1:
         raise ValueError(f"balls must be >= 1, got {balls}")
-    arena = Arena(arenas, arena_cfg, spawn_cfg, seed=seed)
+    arena = make_arena(arenas, arena_cfg, spawn_cfg, seed=seed)
     view = perceive(arena, sensing, tracker, seed=seed)
     policy.reset(view)
     # A ball lives ~3 s at most; allow a generous bound so a broken policy cannot hang us.
     max_ticks = int(50 * balls / arenas + 50 * arena.cfg.control_rate_hz)
     tally = ThreatTally()
     start = time.perf_counter()
-    with tqdm(total=balls, disable=not progress, unit="ball", desc=policy.name) as bar:
+    with arena_closed(arena), tqdm(total=balls, disable=not progress, unit="ball",
+                                   desc=policy.name) as bar:
         while tally.balls < balls:
             if arena.tick >= max_ticks:
                 raise RuntimeError(f"only {tally.balls} of {balls} balls resolved in "
@@ -200,7 +217,7 @@ def evaluate(
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits,
         seed=seed, targeting=arena.spawn_cfg.targeting, num_balls=arena.spawn_cfg.num_balls,
         arenas=arenas, sim_seconds=arena.time, wall_seconds=time.perf_counter() - start,
-        sensing=sensing_label(sensing or SensorConfig()),
+        sensing=sensing_label(sensing or SensorConfig()), backend=arena.backend,
     )
 
 
@@ -215,6 +232,7 @@ def evaluate_scenario(
     ball_log: BallLog | None = None,
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
+    make_arena: ArenaFactory = Arena,
 ) -> EvalResult:
     """`evaluate` over a scenario: one component is exactly `evaluate` with its spawner setting;
     a mixture spreads `balls` evenly over its components (each seeded from `seed` and its
@@ -222,7 +240,7 @@ def evaluate_scenario(
     parts = scenario.components
     if len(parts) == 1:
         res = evaluate(policy, balls, seed, arena_cfg, parts[0], arenas, progress, ball_log,
-                       sensing, tracker)
+                       sensing, tracker, make_arena)
         res.scenario = scenario.key
         return res
     if ball_log is not None:
@@ -239,7 +257,7 @@ def evaluate_scenario(
                           unit="setting", desc=f"{policy.name} {scenario.name}"):
         part = evaluate(policy, int(n), int(s), arena_cfg, cfg,
                         arenas=max(1, min(arenas, int(n) // 10)), sensing=sensing,
-                        tracker=tracker)
+                        tracker=tracker, make_arena=make_arena)
         tally.balls += part.balls
         tally.hits += part.hits
         tally.threat_balls += part.threat_balls
@@ -251,6 +269,7 @@ def evaluate_scenario(
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits, seed=seed,
         targeting="mixed", num_balls=max(c.num_balls for c in parts), arenas=arenas,
         sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.key, sensing=part.sensing,
+        backend=part.backend,
     )
 
 

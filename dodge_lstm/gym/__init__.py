@@ -1,6 +1,7 @@
 """Gymnasium environments over the numpy arena, and any window -> command callable as a policy.
 
-May import: numpy, gymnasium, core, runtime (and `dodge_lstm.gym` itself). The observation is the
+May import: numpy, gymnasium, core, runtime, physics (`backend="mujoco"`, loaded only then)
+(and `dodge_lstm.gym` itself). The observation is the
 feature window the LSTM sees, built by `core.features` exactly as the ROS nodes and the arena
 evaluation build it, so an agent trained here meets no train/serve skew.
 

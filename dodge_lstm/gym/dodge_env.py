@@ -8,6 +8,9 @@ actions are clipped; NaN/Inf raise ValueError, as `Arena.step` does). Reward: -1
 `+dodge_bonus` per *threat* ball that passed (a ball that would have hit a robot standing still),
 so standing still scores exactly -(threat hits) and dodging is what earns the bonus.
 
+`backend="mujoco"` runs the same throws on MuJoCo physics (`physics.mujoco_arena`; with
+`randomize_physics` each env's masses, frictions and motor strength drawn around the defaults).
+
 Episodes are truncated after `episode_seconds` and never terminated: being hit is penalised but
 not fatal (the robot keeps driving, as on the real robot and in `core.evaluation`), so no state
 is terminal, and the time limit is a truncation that value bootstrapping should see through.
@@ -29,6 +32,7 @@ from gymnasium import spaces
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.features import FEATURES_PER_BALL, FeatureWindow, ball_features
+from dodge_lstm.physics.backends import arena_factory
 
 COUNT_KEYS = ("hits", "threat_hits", "threat_passed", "balls")
 """Per-step outcome counts in `info`: hits, threat balls that hit, threat balls that passed, and
@@ -65,6 +69,7 @@ class ArenaEpisodes:
     def __init__(self, num_envs: int, *, timesteps: int = 5, num_slots: int = 2,
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
+                 backend: str = "arena", randomize_physics: float = 0.0,
                  **fields: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -80,8 +85,10 @@ class ArenaEpisodes:
         self.num_envs = int(num_envs)
         self.num_slots = int(num_slots)
         self.dodge_bonus = float(dodge_bonus)
-        # The seed is a placeholder: reset() hands the arena the env's own np_random.
-        self.arena = Arena(self.num_envs, arena_c, spawn_c, seed=0)
+        # The seed is a placeholder: reset() hands the arena the env's own np_random. (With
+        # randomised MuJoCo physics it also fixes each env's physical constants.)
+        self.arena = arena_factory(backend, randomize_physics)(self.num_envs, arena_c, spawn_c,
+                                                                seed=0)
         self.window = FeatureWindow(timesteps, num_slots, batch=self.num_envs)
         self.elapsed = np.zeros(self.num_envs, dtype=np.int64)
 
@@ -179,6 +186,7 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def __init__(self, render_mode: str | None = None, *, timesteps: int = 5, num_slots: int = 2,
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
+                 backend: str = "arena", randomize_physics: float = 0.0,
                  **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "
@@ -186,6 +194,7 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._episodes = ArenaEpisodes(1, timesteps=timesteps, num_slots=num_slots,
                                        arena_cfg=arena_cfg, spawn_cfg=spawn_cfg,
                                        episode_seconds=episode_seconds, dodge_bonus=dodge_bonus,
+                                       backend=backend, randomize_physics=randomize_physics,
                                        **fields)
         self.render_mode = None
         self.observation_space = window_space(timesteps, num_slots)
@@ -201,6 +210,11 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def episode_steps(self) -> int:
         """Steps after which an episode is truncated."""
         return self._episodes.episode_steps
+
+    def close(self) -> None:
+        """Free the simulator (MuJoCo's rollout threads)."""
+        self._episodes.arena.close()
+        super().close()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:

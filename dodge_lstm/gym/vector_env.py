@@ -37,13 +37,15 @@ class DodgeBallVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, *, timesteps: int = 5,
                  num_slots: int = 2, arena_cfg: ArenaConfig | None = None,
                  spawn_cfg: SpawnConfig | None = None, episode_seconds: float = 30.0,
-                 dodge_bonus: float = 0.1, **fields: Any) -> None:
+                 dodge_bonus: float = 0.1, backend: str = "arena",
+                 randomize_physics: float = 0.0, **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "
                              f"got {render_mode!r}")
         self._episodes = ArenaEpisodes(num_envs, timesteps=timesteps, num_slots=num_slots,
                                        arena_cfg=arena_cfg, spawn_cfg=spawn_cfg,
                                        episode_seconds=episode_seconds, dodge_bonus=dodge_bonus,
+                                       backend=backend, randomize_physics=randomize_physics,
                                        **fields)
         self.num_envs = int(num_envs)
         self.render_mode = None
@@ -63,6 +65,10 @@ class DodgeBallVectorEnv(VectorEnv):
     def episode_steps(self) -> int:
         """Steps after which each env's episode is truncated."""
         return self._episodes.episode_steps
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Free the simulator (MuJoCo's rollout threads)."""
+        self._episodes.arena.close()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:

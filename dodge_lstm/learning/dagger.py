@@ -20,6 +20,7 @@ from dodge_lstm.core.evaluation import SELECTION_SEED, evaluate_scenario
 from dodge_lstm.core.json_io import write_json
 from dodge_lstm.core.scenarios import Scenario, scenario
 from dodge_lstm.learning.train_config import TrainConfig
+from dodge_lstm.physics.backends import arena_factory
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
 from dodge_lstm.runtime.model_metadata import metadata_path_for, read_metadata
 
@@ -71,6 +72,8 @@ def run_dagger(
     start_model: Path | None = None,
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
+    backend: str = "arena",
+    randomize: float = 0.0,
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes.
 
@@ -83,9 +86,12 @@ def run_dagger(
     `dagger.json` records `config` in full as `train_config`. With `sensing` the learner
     drives, and is scored, on what that detector and `tracker` report, and the expert labels
     from the true state (a privileged teacher); round 0's data should be recorded the same way
-    (`dataset --sensing`).
+    (`dataset --sensing`). `backend` is the simulator of the DAgger episodes and the
+    selection (`physics.backends`): `mujoco` runs DAgger in MuJoCo on arena data, with
+    `randomize` its physics randomised per world.
     """
     scenarios = scenarios or scenario("default")
+    make_arena = arena_factory(backend, randomize)
     config.validate()
     timesteps, seed = config.timesteps, config.seed
     out_dir = Path(out_dir)
@@ -99,7 +105,8 @@ def run_dagger(
             driver = LearnedPolicy(results[-1].model, timesteps=timesteps)
             new = record_scenario(scenarios, episodes, seed=seed + 1000 * r, driver=driver,
                                   num_slots=num_slots, expert_share=expert_share,
-                                  progress=progress, sensing=sensing, tracker=tracker)
+                                  progress=progress, sensing=sensing, tracker=tracker,
+                                  make_arena=make_arena)
             parts.append(new.mirrored() if parts[0].meta.get("mirrored") else new)
         agg = Recording.concat(parts)
         if r == 0 and start_model is not None:
@@ -114,7 +121,7 @@ def run_dagger(
             train_loss, eval_loss, seconds = res.train_loss, res.eval_loss, res.seconds
         score = evaluate_scenario(LearnedPolicy(model, timesteps=timesteps), scenarios,
                                   selection_balls, seed=SELECTION_SEED, arenas=64,
-                                  sensing=sensing, tracker=tracker)
+                                  sensing=sensing, tracker=tracker, make_arena=make_arena)
         results.append(RoundResult(r, int(agg.features.shape[0]), train_loss, eval_loss,
                                    seconds, score.threat_dodge_rate, str(model)))
         if progress:
@@ -125,13 +132,13 @@ def run_dagger(
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
                "scenario": scenarios.name, "start_model": str(start_model or ""),
-               "sensing": score.sensing,
+               "sensing": score.sensing, "backend": score.backend,
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:
         _export(Path(best.model), Path(export), {
             "round": best.round, "rounds": rounds, "episodes": episodes, "seed": seed,
-            "scenario": scenarios.name})
+            "scenario": scenarios.name, "backend": score.backend})
     return results
 
 

@@ -89,3 +89,8 @@ def command_msg(linear_x: float, stamped: bool, stamp: Any = None,
 def command_linear_x(msg: Twist | TwistStamped) -> float:
     """`linear.x` of either command type."""
     return float(msg.twist.linear.x if isinstance(msg, TwistStamped) else msg.linear.x)
+
+
+def command_angular_z(msg: Twist | TwistStamped) -> float:
+    """`angular.z` of either command type."""
+    return float(msg.twist.angular.z if isinstance(msg, TwistStamped) else msg.angular.z)

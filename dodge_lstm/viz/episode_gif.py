@@ -22,6 +22,19 @@ VIEW_M = 6.0
 """Half width of the robot-centred view [m]."""
 
 
+def write_frames_gif(frames: list[np.ndarray], out: Path | str, fps: int = 10) -> Path:
+    """RGB frames `[H, W, 3]` (a simulator's camera) as an animated GIF."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("nothing to draw: no frames")
+    out = Path(out)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(out, save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                   loop=0, optimize=True)
+    return out
+
+
 def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig | None = None,
                fps: int = 10) -> Path:
     """Write the trace as an animated GIF, or an .mp4 where ffmpeg is installed (robot-centred

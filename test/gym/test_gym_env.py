@@ -354,3 +354,38 @@ def test_spawn_config_object_is_honoured():
         env.step(np.zeros(1, np.float32))
         alive = env.arena.alive[0]
         assert np.all(env.arena.ball_vel[0, alive, 1] < 0)  # from the left, flying right-wards
+
+
+def test_the_mujoco_backend_replays_a_bare_mujoco_arena_and_is_not_the_kinematic_one():
+    """`backend="mujoco"`: the env is a `MujocoArena(1, seed=s)` driven with the same commands
+    (identical state and windows), check_env passes, and standing still under a hit moves the
+    robot there but never in the kinematic arena. Plausible bug: the keyword accepted and
+    ignored (every "MuJoCo" agent trained on the kinematic disc)."""
+    pytest.importorskip("mujoco")
+    from dodge_lstm.physics.mujoco_arena import MujocoArena
+
+    env = DodgeBallEnv(backend="mujoco")
+    _check_env_strictly(env)
+    seed, steps = 11, 120
+    obs, _ = env.reset(seed=seed)
+    bare = MujocoArena(1, seed=seed)
+    window = FeatureWindow(5, 2, batch=1)
+    window.push(_rows(bare))
+    np.testing.assert_array_equal(obs, window.window()[0])
+    hits = 0
+    for _ in range(steps):
+        obs, _, _, _, info = env.step(np.zeros(1, np.float32))
+        bare.step(0.0)
+        window.push(_rows(bare))
+        hits += info["hits"]
+        np.testing.assert_array_equal(env.arena.state, bare.state)
+        np.testing.assert_array_equal(obs, window.window()[0])
+    assert hits > 0 and env.arena.backend == "mujoco"
+    assert np.abs(env.arena.robot_pos).max() > 0.01  # shoved; the kinematic robot stays put
+    env.close()
+    bare.close()
+    vec = gymnasium.make_vec(ENV_ID, num_envs=3, backend="mujoco", randomize_physics=0.2)
+    vec.reset(seed=1)
+    vec.step(np.zeros((3, 1), np.float32))
+    assert vec.unwrapped.arena.backend == "mujoco±0.2"
+    vec.close()

@@ -1,9 +1,10 @@
 """launch_testing: `sim.launch.py` drives the robot with the chosen model's answers.
 
-Three launches: the default arguments (the four-slot default model) and two 2020 grid pairs of
-other window lengths. For each, every window the feature node sends has the shape the model
-takes, no window is rejected, and the commands on `cmd_vel` are the model's own answers to those
-windows, non-zero while balls come (the bug this catches: a default launch that published
+Four launches: the default arguments (the four-slot default model), two 2020 grid pairs of
+other window lengths, and the default model on the MuJoCo simulator (`sim:=mujoco`). For each,
+every window the feature node sends has the shape the model takes, no window is rejected, and
+the commands on `cmd_vel` are the model's own answers to those windows, non-zero while balls
+come (the bug this catches: a default launch that published
 windows of the wrong shape and drove with watchdog zeros at a perfect 10 Hz).
 
 Runs under `colcon test` / `launch_test` where ROS 2 (launch, launch_ros, launch_testing) is
@@ -46,7 +47,8 @@ from dodge_lstm.resources import resolve_model, share_dir
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from launch_helpers import stop_one_at_a_time
 
-LAUNCHES = [{}, {"timesteps": "3", "units": "8"}, {"timesteps": "10", "units": "32"}]
+LAUNCHES = [{}, {"timesteps": "3", "units": "8"}, {"timesteps": "10", "units": "32"},
+            {"sim": "mujoco"}]
 COLLECT_S = 40.0
 MIN_ANSWERS = 30
 

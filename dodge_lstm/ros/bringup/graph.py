@@ -276,6 +276,7 @@ def run_sim(opts: SimOptions, ball_log: BallLog | None = None) -> dict[str, Any]
                              else "none")
         summary["policy_state"] = state
         summary["mode"] = "processes" if opts.processes else "in-process"
+        summary["sim"] = opts.sim
         summary["lockstep"] = opts.lockstep
         summary["spawner"] = opts.spawner_mode
         summary["executor"] = opts.executor

@@ -21,6 +21,7 @@ import yaml
 from dodge_lstm.ros.bringup.options import (
     LABEL_TOPIC,
     SHADOW_NODE,
+    SIM_EXECUTABLES,
     SimOptions,
     recorder_topics,
 )
@@ -29,6 +30,7 @@ PACKAGE = "dodge_lstm"
 
 EXECUTABLES: dict[str, tuple[str, str]] = {
     "dodge_sim": ("sim_node", "DodgeSim"),
+    "mujoco_sim": ("mujoco_sim_node", "MujocoSim"),
     "ball_spawner": ("spawner_node", "BallSpawner"),
     "ball_features": ("features_node", "BallFeatures"),
     "dodge_policy": ("policy_node", "DodgePolicy"),
@@ -103,6 +105,7 @@ def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
     policy's model takes, announced on `dodge/window_spec`.
     """
     sim_time = {"use_sim_time": True}
+    simulator = SIM_EXECUTABLES[opts.sim]  # either answers as `dodge_sim`
     sim: dict[str, Any] = {"lockstep": opts.lockstep, "stamped": opts.stamped}
     if opts.real_time_factor is not None:
         sim["real_time_factor"] = float(opts.real_time_factor)
@@ -116,9 +119,9 @@ def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
         # The simulator throws the balls, as the spawner would have: the parameters file's
         # `ball_spawner` settings, then this run's.
         sim |= {"spawner": "sim", **spawn_settings(opts.params_path), **spawner}
-        nodes = [NodeSpec("dodge_sim", "dodge_sim", sim)]
+        nodes = [NodeSpec("dodge_sim", simulator, sim)]
     else:
-        nodes = [NodeSpec("dodge_sim", "dodge_sim", sim),
+        nodes = [NodeSpec("dodge_sim", simulator, sim),
                  NodeSpec("ball_spawner", "ball_spawner", spawner)]
     if opts.policy == "lstm":
         policy: dict[str, Any] = {**sim_time, "stamped": opts.stamped}

@@ -49,7 +49,8 @@ SIM_ARGUMENTS = (
     LaunchArgument("policy", "lstm", "Who drives the robot (teleop: nobody here; run "
                    "teleop_twist_keyboard)", POLICIES),
     LaunchArgument("record", "false", "Record a rosbag2 (MCAP) bag with dodge_recorder", BOOL),
-    LaunchArgument("sim", "embedded", "Simulator backend (gazebo arrives in a later release)",
+    LaunchArgument("sim", "embedded", "Simulator backend: embedded (the kinematic arena) or "
+                   "mujoco (MuJoCo physics, same interface; gazebo arrives in a later release)",
                    SIMULATORS),
     LaunchArgument("lockstep", "false", "The simulator steps only when the driver has "
                    "answered: as fast as the graph can go", BOOL),

@@ -40,7 +40,7 @@ class SimOptions:
     markers: bool = True
     """Draw the game on `markers` (`dodge_markers`)."""
     sim: str = "embedded"
-    """The simulator backend (only `embedded` runs yet)."""
+    """The simulator backend: `embedded` (the kinematic arena) or `mujoco` (`mujoco_sim`)."""
     spawner: str | None = None
     """Who throws the balls: `node` (the ball_spawner node, as a Gazebo world would be served)
     or `sim` (the simulator, with the arena's own draws: the exact twin of `dodge-lstm eval
@@ -96,8 +96,11 @@ class SimOptions:
 
 
 POLICIES = ("lstm", "expert", "teleop")
-SIMULATORS = ("embedded", "gazebo")
+SIMULATORS = ("embedded", "mujoco", "gazebo")
 """Accepted backends; `check_options` says which of them run."""
+SIM_EXECUTABLES = {"embedded": "dodge_sim", "mujoco": "mujoco_sim"}
+"""The simulator node's executable per backend; either runs under the node name `dodge_sim`
+(one parameters section, one interface)."""
 SPAWNERS = ("node", "sim")
 EXECUTORS = ("events", "single")
 
@@ -121,8 +124,8 @@ def check_options(opts: SimOptions) -> None:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, "
                          f"got {opts.executor!r}")
     if opts.sim == "gazebo":
-        raise ValueError("sim gazebo is not available yet; use the embedded simulator "
-                         "(sim:=embedded, --sim embedded)")
+        raise ValueError("sim gazebo is not available yet; use the embedded simulator or "
+                         "MuJoCo (sim:=embedded|mujoco, --sim embedded|mujoco)")
     if opts.policy == "teleop" and opts.lockstep:
         raise ValueError("lockstep needs a driver that answers every tick; a person at a "
                          "keyboard does not (use policy lstm or expert)")

@@ -35,11 +35,12 @@ from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
-from dodge_lstm.core.arena import Arena
+from dodge_lstm.core.arena import Arena, Outcomes
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.odometry import ball_state, finite_odometry, stamp_ns
 from dodge_lstm.core.outcomes import ball_name
 from dodge_lstm.ros.messages import (
+    command_angular_z,
     command_linear_x,
     command_type,
     outcome_to_msg,
@@ -94,12 +95,13 @@ class DodgeSim(Node):
         if self.spawner not in ("node", "sim"):
             raise ValueError(f"spawner must be node or sim, got {self.spawner!r}")
         if self.spawner == "sim":  # exactly `evaluate`'s Arena(1, ..., seed=seed)
-            self.arena = Arena(1, self.cfg, spawn, seed=seed, robot_yaw=yaw)
+            self.arena = self.build_arena(spawn, seed, yaw, auto_spawn=True)
         else:
-            self.arena = Arena(1, self.cfg, SpawnConfig(num_balls=max_balls), auto_spawn=False,
-                               robot_yaw=yaw)
+            self.arena = self.build_arena(SpawnConfig(num_balls=max_balls), 0, yaw,
+                                          auto_spawn=False)
         self.names: dict[int, str] = {}
         self.cmd = 0.0
+        self.turn = 0.0
         self.cmd_tick = -(10**9)
         self.rejected_cmds = 0
         self.rejected_spawns = 0
@@ -128,6 +130,24 @@ class DodgeSim(Node):
                         self.check_live, self.apply_live)
         self.publish_state()
 
+    def build_arena(self, spawn: SpawnConfig, seed: int, yaw: float, auto_spawn: bool) -> Arena:
+        """The world this node steps: one kinematic arena (`mujoco_sim` builds MuJoCo's)."""
+        return Arena(1, self.cfg, spawn, seed=seed, robot_yaw=yaw, auto_spawn=auto_spawn)
+
+    def advance(self, linear_x: float, angular_z: float) -> Outcomes:
+        """One period with this command. The kinematic robot drives along its heading only, so
+        `angular.z` is not applied here (it is in `mujoco_sim`)."""
+        return self.arena.step(np.array([linear_x]))
+
+    def yaw_rate(self) -> float:
+        """The robot's yaw rate for `odom` [rad/s] (the kinematic robot never turns)."""
+        return 0.0
+
+    def body_velocity(self) -> tuple[float, float]:
+        """The robot's velocity in `base_link` for `odom` (forward, left) [m/s]: the kinematic
+        robot only moves along its heading."""
+        return float(self.arena.robot_speed[0]), 0.0
+
     @property
     def timer_period_s(self) -> float:
         """The timer's period: a tick at the real-time factor, or the lockstep timeout."""
@@ -154,15 +174,15 @@ class DodgeSim(Node):
         return Time(nanoseconds=round(self.arena.tick * self.cfg.dt * 1e9))
 
     def on_cmd(self, msg: Any) -> None:
-        """Keep the newest finite linear.x (Twist or TwistStamped); NaN/Inf commands are
-        dropped, counted and logged."""
-        linear_x = command_linear_x(msg)
-        if not math.isfinite(linear_x):
+        """Keep the newest finite linear.x and angular.z (Twist or TwistStamped); a command with
+        NaN/Inf in either is dropped, counted and logged."""
+        linear_x, angular_z = command_linear_x(msg), command_angular_z(msg)
+        if not (math.isfinite(linear_x) and math.isfinite(angular_z)):
             self.rejected_cmds += 1
             self.get_logger().warning(f"non-finite cmd_vel rejected ({self.rejected_cmds} so far)",
                                       throttle_duration_sec=5.0)
             return
-        self.cmd = linear_x
+        self.cmd, self.turn = linear_x, angular_z
         self.cmd_tick = self.arena.tick
         if self.lockstep:  # the answer to the tick just published: step now
             self.timer.reset()
@@ -222,7 +242,7 @@ class DodgeSim(Node):
     def on_tick(self) -> None:
         """Advance one control period and publish everything."""
         fresh = (self.arena.tick - self.cmd_tick) * self.cfg.dt <= self.cmd_timeout
-        out = self.arena.step(np.array([self.cmd if fresh else 0.0]))
+        out = (self.advance(self.cmd, self.turn) if fresh else self.advance(0.0, 0.0))
         t = self.arena.time
         for ball_id, hit, threat in zip(out.ball_id, out.hit, out.threat):
             name = self.names.pop(int(ball_id), ball_name(ball_id))
@@ -275,7 +295,8 @@ class DodgeSim(Node):
         odom.child_frame_id = self.base_frame
         odom.pose.pose.position.x, odom.pose.pose.position.y = map(float, a.robot_pos[0])
         odom.pose.pose.orientation = quaternion_from_yaw(float(a.robot_yaw[0]))
-        odom.twist.twist.linear.x = float(a.robot_speed[0])
+        odom.twist.twist.linear.x, odom.twist.twist.linear.y = self.body_velocity()
+        odom.twist.twist.angular.z = self.yaw_rate()
         self.odom_pub.publish(odom)
 
 
