@@ -34,6 +34,7 @@ setup(
             "dodge-lstm = dodge_lstm.cli:main",
             "dodge_sim = dodge_lstm.ros.nodes.sim_node:main",
             "mujoco_sim = dodge_lstm.ros.nodes.mujoco_sim_node:main",
+            "ball_detector = dodge_lstm.ros.nodes.detector_node:main",
             "ball_spawner = dodge_lstm.ros.nodes.spawner_node:main",
             "ball_features = dodge_lstm.ros.nodes.features_node:main",
             "dodge_policy = dodge_lstm.ros.nodes.policy_node:main",

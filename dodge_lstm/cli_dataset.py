@@ -26,6 +26,10 @@ def add_dataset_command(sub: argparse._SubParsersAction) -> None:
                    help="with --bag: take labels from this topic instead of cmd_vel, e.g. "
                         "expert/cmd_vel of a `sim --label expert` run (TwistStamped: paired "
                         "with rows exactly by stamp)")
+    p.add_argument("--from-detections", action="store_true",
+                   help="with --bag: rows from the recorded balls/detections through --tracker "
+                        "(a run with --sensing), as the feature node builds them when the "
+                        "graph senses, instead of from balls/odom")
     p.add_argument("--mirror", action="store_true",
                    help="add the fore/aft mirror image of every episode")
     p.add_argument("--slots", type=positive_int, default=2,
@@ -41,6 +45,8 @@ def add_dataset_command(sub: argparse._SubParsersAction) -> None:
 def cmd_dataset(args: argparse.Namespace) -> int:
     from dodge_lstm.core.dataset import record_scenario
 
+    if args.from_detections and args.bag is None:
+        raise ValueError("--from-detections needs --bag: arena recordings take --sensing")
     if args.label_topic is not None and args.bag is None:
         raise ValueError("--label-topic needs --bag: arena recordings are expert-labelled")
     sensing, tracker = sensing_from_args(args)
@@ -54,7 +60,8 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         from dodge_lstm.bags.bag_dataset import recording_from_bags
 
         rec = recording_from_bags(args.bag, namespace=args.namespace, num_slots=args.slots,
-                                  label_topic=args.label_topic or "cmd_vel")
+                                  label_topic=args.label_topic or "cmd_vel",
+                                  detections=args.tracker if args.from_detections else None)
         print(f"labels from {rec.meta['label_topic']} (by {rec.meta['label_pairing']}, "
               f"{rec.meta['missing_labels']} rows without an answer)")
     else:

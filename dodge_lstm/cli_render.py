@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dodge_lstm.cli_args import non_negative_float, output_file, positive_float
 from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, spawn_config_from_args
 
 
@@ -32,6 +33,7 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
                    help="output .gif (.mp4 where ffmpeg is installed; .png with --still)")
     add_spawn_args(p)
     add_backend_arg(p)
+    add_sensing_args(p)  # the policy drives on detections; the GIF draws them and the tracks
     p.add_argument("--view", choices=("top", "camera"), default="top",
                    help="top: the 2-D picture from above with trails and a command strip "
                         "(default); camera: with --backend mujoco, MuJoCo's own 3-D rendering "
@@ -44,6 +46,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         return render_still(args)
     if args.view == "camera" and args.backend != "mujoco":
         raise ValueError("--view camera renders MuJoCo's scene: add --backend mujoco")
+    if args.bag is not None and (args.sensing != "truth" or args.noise_std is not None):
+        raise ValueError("--sensing applies to simulated episodes; a bag holds what was "
+                         "recorded")
     if args.bag is not None and args.backend != "arena":
         raise ValueError("--backend applies to simulated episodes; a bag holds what was "
                          "recorded")
@@ -61,10 +66,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         from dodge_lstm.runtime.learned_policy import make_policy
 
         policy = make_policy(args.policy, seed=args.seed)
+        sensing, tracker = sensing_from_args(args)
         trace = trace_episode(policy, args.seconds, args.seed,
                               spawn_cfg=spawn_config_from_args(args),
-                              make_arena=factory_from_args(args))
-        title = policy.name
+                              make_arena=factory_from_args(args), sensing=sensing,
+                              tracker=tracker)
+        title = policy.name if sensing.is_truth else f"{policy.name}, {args.sensing}"
     out = render_gif(trace, args.out, title=title)
     _, hits, balls = trace.resolved[-1]
     print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
@@ -94,8 +101,10 @@ def render_camera(args: argparse.Namespace) -> int:
         cameras[0](arena)
 
     policy = make_policy(args.policy, seed=args.seed)
+    sensing, tracker = sensing_from_args(args)
     trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=spawn_config_from_args(args),
-                          make_arena=make_arena, observe=observe)
+                          make_arena=make_arena, observe=observe, sensing=sensing,
+                          tracker=tracker)
     cameras[0].close()
     out = write_frames_gif(cameras[0].frames, args.out)
     _, hits, balls = trace.resolved[-1]

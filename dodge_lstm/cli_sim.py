@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from dodge_lstm.cli_args import existing_file, positive_float, positive_int
 from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, finish_outcomes
+from dodge_lstm.cli_sensing import add_sensing_args
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 from dodge_lstm.core.config import SpawnConfig
 
@@ -37,7 +38,16 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
                       markers=args.markers, sim=args.sim, spawner=args.spawner,
                       processes=args.processes, lockstep=args.lockstep, balls=args.balls,
                       stamped=args.stamped, label=args.label or "", executor=args.executor,
-                      progress=True)
+                      sensing=args.sensing, sensing_knobs=sensing_knobs(args),
+                      tracker="" if args.tracker == "cv" else args.tracker, progress=True)
+
+
+def sensing_knobs(args: argparse.Namespace) -> dict[str, float]:
+    """The sensing knobs given on the command line, as `ball_detector` parameters."""
+    given = {"noise_std": args.noise_std, "noise_per_m": args.noise_per_m,
+             "latency": args.latency, "miss": args.miss, "false_rate": args.false_rate,
+             "fov": args.fov, "range": args.sensing_range}
+    return {k: float(v) for k, v in given.items() if v is not None}
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -109,5 +119,6 @@ def add_sim_command(sub: argparse._SubParsersAction) -> None:
                         "default) or single (SingleThreadedExecutor: slower, the fallback)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_outcome_args(p)
+    add_sensing_args(p)  # a detector and a tracker between the world and the policy
     add_spawn_args(p)  # the spawner's settings: a one-setting scenario and its overrides
     p.set_defaults(func=cmd_sim)

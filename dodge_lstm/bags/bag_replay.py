@@ -28,10 +28,10 @@ from dodge_lstm.bags.rosbag_io import read_messages
 from dodge_lstm.core.odometry import stamp_ns
 from dodge_lstm.core.outcomes import decode_outcome
 
-OUTCOME, BALL, ROBOT = 0, 1, 2
+OUTCOME, BALL, ROBOT, DETECTIONS = 0, 1, 2, 3
 """Event kinds, in their replay order at equal stamps."""
 
-TOPICS = ("odom", "balls/odom", "balls/outcome", "cmd_vel")
+TOPICS = ("odom", "balls/odom", "balls/outcome", "cmd_vel", "balls/detections")
 
 DRIVER_COMMANDS = "cmd_vel"
 """The driver's command topic: what the simulator executed."""
@@ -62,7 +62,7 @@ class Event:
     kind: int
     seq: int
     payload: Any
-    """The Odometry message, or the decoded outcome dict."""
+    """The Odometry or PoseArray message, or the decoded outcome dict."""
     recv_ns: int
 
 
@@ -148,7 +148,8 @@ def replay_bag(path: Path | str, namespace: str = "",
             except (ValueError, KeyError, TypeError):
                 rejected += 1
         else:
-            kind = BALL if topic == topics["balls/odom"] else ROBOT
+            kind = {topics["balls/odom"]: BALL, topics["balls/detections"]: DETECTIONS}.get(
+                topic, ROBOT)
             events.append(Event(stamp_ns(msg), kind, seq, msg, recv_ns))
     if not any(e.kind == ROBOT for e in events):
         raise ValueError(f"bag {path} has no messages on {topics['odom']}; was the simulator "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dodge_lstm.bags.bag_replay import BALL, OUTCOME, replay_bag
+from dodge_lstm.bags.bag_replay import BALL, OUTCOME, ROBOT, replay_bag
 from dodge_lstm.core.collision import line_miss_distance
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.core.episode_trace import EpisodeTrace
@@ -43,7 +43,7 @@ def trace_from_bag(path: Path | str, namespace: str = "", cfg: ArenaConfig | Non
                 outcome_of[name] = event.payload | {"frame": len(frames)}
         elif event.kind == BALL:
             tracker.update(event.payload)
-        else:
+        elif event.kind == ROBOT:
             now = stamp_ns(event.payload)
             if last_ns is not None and now - last_ns < 0.9 * period_ns:
                 continue

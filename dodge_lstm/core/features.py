@@ -157,12 +157,18 @@ class WindowSpec:
     num_slots: int
     model: str = ""
     """The model file it came from, for logs and diagnostics."""
+    tracker: str = ""
+    """How the model's training rows turned detections into ball states (`core.tracking`
+    TRACKERS: `cv` or `raw`); empty for a model trained on ground truth. A graph that senses
+    builds the same pipeline."""
 
     def __post_init__(self) -> None:
         for name in ("timesteps", "num_slots"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"window spec {name} must be an integer >= 1, got {value!r}")
+        if self.tracker not in ("", "cv", "raw"):
+            raise ValueError(f"window spec tracker must be cv or raw, got {self.tracker!r}")
 
     @property
     def num_features(self) -> int:
@@ -181,11 +187,12 @@ class WindowSpec:
         if features % FEATURES_PER_BALL:
             raise ValueError(f"num_features {features} is not a multiple of "
                              f"{FEATURES_PER_BALL} (x, y, vx, vy per ball)")
-        return cls(int(meta["timesteps"]), features // FEATURES_PER_BALL, model)
+        return cls(int(meta["timesteps"]), features // FEATURES_PER_BALL, model,
+                   str(meta.get("tracker") or ""))
 
     def to_json(self) -> str:
         return json.dumps({"timesteps": self.timesteps, "num_slots": self.num_slots,
-                           "model": self.model})
+                           "model": self.model, "tracker": self.tracker})
 
     @classmethod
     def from_json(cls, text: str) -> WindowSpec:
@@ -197,4 +204,5 @@ class WindowSpec:
         if not isinstance(data, dict) or not {"timesteps", "num_slots"} <= data.keys():
             raise ValueError(f"window spec must be an object with timesteps and num_slots, "
                              f"got {text[:80]!r}")
-        return cls(data["timesteps"], data["num_slots"], str(data.get("model", "")))
+        return cls(data["timesteps"], data["num_slots"], str(data.get("model", "")),
+                   str(data.get("tracker") or ""))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from dodge_lstm.core.arena import Arena, Outcomes
-from dodge_lstm.core.sensing import Sensor, SensorConfig
+from dodge_lstm.core.sensing import Detections, Sensor, SensorConfig
 from dodge_lstm.core.tracking import BallTrackerCV, TrackerConfig
 
 
@@ -43,6 +43,8 @@ class PerceivedArena:
         self.ball_vel = np.zeros((arena.batch, 1, 2))
         self.alive = np.zeros((arena.batch, 1), dtype=bool)
         self.ball_id = np.full((arena.batch, 1), -1, dtype=np.int64)
+        self.last_detections: Detections | None = None
+        """The report fused at the current tick (None while the latency pipe fills)."""
         self.update()
 
     def step(self, commands: np.ndarray | float) -> Outcomes:
@@ -56,6 +58,7 @@ class PerceivedArena:
         confirmed tracks at the current tick."""
         a = self.arena
         det = self.sensor.step(a.tick, a.robot_pos, a.robot_yaw, a.ball_pos, a.alive)
+        self.last_detections = det
         if det is not None:
             self.tracker.update(det)
         self.ball_pos, self.ball_vel, self.alive, self.ball_id = self.tracker.states(a.tick)

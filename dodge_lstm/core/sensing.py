@@ -61,6 +61,10 @@ class SensorConfig:
             if not ok or (name != "range" and not math.isfinite(value)):
                 raise ValueError(f"sensing {name} must be {what}, got {value}")
 
+    def validate(self) -> SensorConfig:
+        """Self (the knobs are checked at construction); for `ros.parameters.declare_config`."""
+        return self
+
     @property
     def is_truth(self) -> bool:
         """A perfect detector: policies read the simulator's state directly."""

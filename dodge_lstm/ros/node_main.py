@@ -49,14 +49,15 @@ def run_node(make_node: Callable[[], N], make_executor: Callable[[], Executor],
     executor: Executor | None = None
     stop = threading.Event()
     spun = threading.Event()
+    failed: list[BaseException] = []
     spinner: threading.Thread | None = None
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         executor = make_executor()
         node = make_node()
         executor.add_node(node)
-        spinner = threading.Thread(target=_spin, args=(executor, stop, spun), name="spin",
-                                   daemon=True)
+        spinner = threading.Thread(target=_spin, args=(executor, stop, spun, failed),
+                                   name="spin", daemon=True)
         spinner.start()
         # Not spinner.join(): on Python 3.11 a join interrupted by Ctrl-C marks the thread
         # stopped while it still runs, and a thread inside rclpy at exit aborts the process.
@@ -83,16 +84,24 @@ def run_node(make_node: Callable[[], N], make_executor: Callable[[], Executor],
             rclpy.try_shutdown()
             if not stopped:
                 spun.wait(STOP_TIMEOUT_S)
+    if failed:
+        # A callback raised: the node is gone, and says why with a non-zero exit (a thread's
+        # traceback would race the process exit, and the exit code would read "clean").
+        raise failed[0]
 
 
-def _spin(executor: Executor, stop: threading.Event, done: threading.Event) -> None:
+def _spin(executor: Executor, stop: threading.Event, done: threading.Event,
+          failed: list[BaseException]) -> None:
     """spin_once in a loop, not spin(): the loop sees `stop` without shutting the context
-    down (on_exit still needs it), and rclpy's EventsExecutor.spin() never returns here."""
+    down (on_exit still needs it), and rclpy's EventsExecutor.spin() never returns here. An
+    exception from a callback ends the loop and is handed to the main thread (`failed`)."""
     try:
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except ExternalShutdownException:
         pass
+    except BaseException as exc:  # re-raised in the main thread
+        failed.append(exc)
     finally:
         done.set()
 

@@ -15,7 +15,7 @@ WILDCARD = "/**"
 """The section every node reads (a node only takes the parameters it declares)."""
 
 GRAPH_NODES = ("dodge_sim", "ball_spawner", "ball_features", "dodge_policy", "expert_driver",
-               "dodge_recorder", "dodge_markers")
+               "dodge_recorder", "dodge_markers", "ball_detector")
 """The node names of the package's graph (each node passes its own to `Node.__init__`; a test
 checks they agree), i.e. the sections a parameters file for it may hold besides `/**`."""
 

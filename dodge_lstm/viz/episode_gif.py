@@ -67,6 +67,9 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         ax.add_patch(p)
     trails = [ax.plot([], [], lw=1.5, alpha=0.6)[0] for _ in range(k)]
     hit_marks, = ax.plot([], [], "x", color="red", ms=12, mew=3, zorder=5)
+    # With sensing: the detector's report (+, clutter included) and the tracks the policy saw.
+    seen, = ax.plot([], [], "+", color="black", ms=7, mew=1.5, zorder=6)
+    tracked, = ax.plot([], [], "o", mfc="none", mec="tab:green", ms=9, mew=1.5, zorder=6)
     text = ax.set_title("")
     hit_ticks = [t for t, _ in tr.hits]
     hit_pos = np.array([p for _, p in tr.hits]).reshape(-1, 2)
@@ -107,7 +110,11 @@ def render_gif(tr: EpisodeTrace, out: Path | str, title: str, cfg: ArenaConfig |
         # frame i shows the state after step i
         text.set_text(f"{title}   t={times[i]:4.1f}s   hits {hits}/{balls}")
         command_now.set_data(times[: i + 1], commands[: i + 1])
-        return [robot, heading, hit_marks, text, command_now, *ball_patches, *trails]
+        if tr.detections:
+            seen.set_data(tr.detections[i][:, 0], tr.detections[i][:, 1])
+            tracked.set_data(tr.tracks[i][:, 0], tr.tracks[i][:, 1])
+        return [robot, heading, hit_marks, text, command_now, seen, tracked, *ball_patches,
+                *trails]
 
     anim = FuncAnimation(fig, draw, frames=len(tr), blit=False)
     anim.save(out, writer=FFMpegWriter(fps=fps) if video else PillowWriter(fps=fps))

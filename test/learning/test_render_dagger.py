@@ -61,6 +61,29 @@ def test_render_cli(tmp_path, capsys):
     assert "balls" in capsys.readouterr().out
 
 
+def test_render_with_sensing_draws_the_reports_and_drives_on_the_tracks(tmp_path, capsys):
+    """`render --sensing realistic`: the trace keeps each frame's report (noisy, late, with
+    clutter) and the tracks, and the expert drives on the tracks (its episode differs from the
+    one on ground truth). Plausible bug: the flag parsed and dropped, a GIF of ground truth."""
+    from dodge_lstm.core.sensing import PRESETS
+
+    truth = trace_episode(ExpertPolicy(), 8.0, seed=3)
+    sensed = trace_episode(ExpertPolicy(), 8.0, seed=3, sensing=PRESETS["realistic"])
+    assert not truth.detections and len(sensed.detections) == len(sensed.tracks) == 80
+    assert len(sensed.detections[0]) == 0  # the report of tick 0 comes 0.1 s later
+    assert sum(len(d) for d in sensed.detections) > 40 and any(len(t) for t in sensed.tracks)
+    balls = [b[~np.isnan(b[:, 0])] for b in sensed.balls]
+    # A report is not where the balls are now: it is noisy and 0.1 s old.
+    errors = [np.min(np.linalg.norm(d[:, None] - b[None], axis=-1), axis=1)
+              for d, b in zip(sensed.detections, balls, strict=True) if len(d) and len(b)]
+    assert np.median(np.concatenate(errors)) > 0.05
+    assert sensed.commands != truth.commands
+    assert cli_main(["render", "--sensing", "realistic", "--seconds", "2", "--out",
+                     str(tmp_path / "s.gif")]) == 0
+    with Image.open(tmp_path / "s.gif") as im:
+        assert im.n_frames == 20
+
+
 def test_dagger_records_learner_states_with_expert_labels():
     # A driver that never moves visits other states than the expert, same seed, same balls;
     # the labels must still be the expert's ("move"), not the driver's zeros.

@@ -620,3 +620,27 @@ def test_a_node_refusing_its_parameters_leaves_nothing_on_the_graph(ros_context)
     seen = _seen_on_the_domain(ros_context, names)
     assert len(kept) == len(refusals)
     assert seen == [], f"half-made {seen} still on the graph"
+
+
+def test_a_callback_that_raises_ends_the_node_with_its_traceback_and_exit_1(tmp_path):
+    """`node_main.run_node`: an exception in a callback stops the node with the traceback and a
+    non-zero exit code. Plausible bug (it happened): the spin thread dies, the main thread
+    returns normally, the traceback races the exit and is cut, and the process exits 0, so
+    `ros2 launch` reports "finished cleanly" for a node that crashed."""
+    script = tmp_path / "boom.py"
+    script.write_text(
+        "from rclpy.executors import SingleThreadedExecutor\n"
+        "from rclpy.node import Node\n"
+        "from dodge_lstm.ros.node_main import run_node\n"
+        "class Boom(Node):\n"
+        "    def __init__(self):\n"
+        "        super().__init__('boom')\n"
+        "        self.create_timer(0.05, self.fire)\n"
+        "    def fire(self):\n"
+        "        raise RuntimeError('boom from a callback')\n"
+        "run_node(Boom, SingleThreadedExecutor)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 1, run
+    assert "RuntimeError: boom from a callback" in run.stderr
+    assert "in fire" in run.stderr  # the whole traceback, down to the callback

@@ -1,7 +1,8 @@
 """launch_testing: `sim.launch.py` drives the robot with the chosen model's answers.
 
-Four launches: the default arguments (the four-slot default model), two 2020 grid pairs of
-other window lengths, and the default model on the MuJoCo simulator (`sim:=mujoco`). For each,
+Five launches: the default arguments (the four-slot default model), two 2020 grid pairs of
+other window lengths, the default model on the MuJoCo simulator (`sim:=mujoco`) and seeing the
+balls through the detector and tracker (`sensing:=realistic`). For each,
 every window the feature node sends has the shape the model takes, no window is rejected, and
 the commands on `cmd_vel` are the model's own answers to those windows, non-zero while balls
 come (the bug this catches: a default launch that published
@@ -48,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from launch_helpers import stop_one_at_a_time
 
 LAUNCHES = [{}, {"timesteps": "3", "units": "8"}, {"timesteps": "10", "units": "32"},
-            {"sim": "mujoco"}]
+            {"sim": "mujoco"}, {"sensing": "realistic"}]
 COLLECT_S = 40.0
 MIN_ANSWERS = 30
 

@@ -33,6 +33,7 @@ EXECUTABLES: dict[str, tuple[str, str]] = {
     "mujoco_sim": ("mujoco_sim_node", "MujocoSim"),
     "ball_spawner": ("spawner_node", "BallSpawner"),
     "ball_features": ("features_node", "BallFeatures"),
+    "ball_detector": ("detector_node", "BallDetector"),
     "dodge_policy": ("policy_node", "DodgePolicy"),
     "expert_driver": ("expert_node", "ExpertDriver"),
     "dodge_markers": ("markers_node", "DodgeMarkers"),
@@ -130,7 +131,17 @@ def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
         for name in ("timesteps", "units"):
             if (value := getattr(opts, name)) is not None:
                 policy[name] = int(value)
-        nodes += [NodeSpec("ball_features", "ball_features"),
+        features: dict[str, Any] = {}
+        if opts.senses:
+            # The detector between the world and the feature node, seeded as the run's balls.
+            detector: dict[str, Any] = {"sensing": opts.sensing, **opts.sensing_knobs}
+            if opts.seed is not None:
+                detector["seed"] = int(opts.seed)
+            nodes.append(NodeSpec("ball_detector", "ball_detector", detector))
+            features["input"] = "detections"
+            if opts.tracker:
+                features["tracker"] = opts.tracker
+        nodes += [NodeSpec("ball_features", "ball_features", features),
                   NodeSpec("dodge_policy", "dodge_policy", policy, lifecycle=True)]
     elif opts.policy == "expert":
         nodes.append(NodeSpec("expert_driver", "expert_driver",

@@ -14,6 +14,9 @@ from typing import Any
 
 from dodge_lstm.ros.bringup.options import POLICIES, SIMULATORS, SPAWNERS, SimOptions
 
+SENSING_PRESETS = ("truth", "realistic")
+"""`core.sensing.PRESETS`' names (kept here: the launch files import no numpy)."""
+
 
 @dataclass(frozen=True)
 class LaunchArgument:
@@ -52,6 +55,10 @@ SIM_ARGUMENTS = (
     LaunchArgument("sim", "embedded", "Simulator backend: embedded (the kinematic arena) or "
                    "mujoco (MuJoCo physics, same interface; gazebo arrives in a later release)",
                    SIMULATORS),
+    LaunchArgument("sensing", "truth", "What the policy sees of the balls: truth (the "
+                   "simulator's balls/odom) or realistic (ball_detector: 5 cm noise, 0.1 s "
+                   "late, 10% missed, clutter; the feature node tracks the detections; knobs "
+                   "in the ball_detector section of the parameters file)", SENSING_PRESETS),
     LaunchArgument("lockstep", "false", "The simulator steps only when the driver has "
                    "answered: as fast as the graph can go", BOOL),
     LaunchArgument("spawner", "", "Who throws the balls: node (ball_spawner) or sim (the "
@@ -111,4 +118,5 @@ def options_from_launch(configs: Mapping[str, str], launch_file: str = "sim") ->
         record=output_dir if _bool(configs, "record", "false") else None,
         sim=configs.get("sim", "embedded"), lockstep=_bool(configs, "lockstep", "false"),
         spawner=configs.get("spawner", "") or None,
-        stamped=_bool(configs, "stamped", "false"), label=configs.get("label", ""), **common)
+        stamped=_bool(configs, "stamped", "false"), label=configs.get("label", ""),
+        sensing=configs.get("sensing", "truth"), **common)

@@ -64,6 +64,20 @@ class SimOptions:
     label: str = ""
     """`expert`: a shadow expert answers every tick on `expert/cmd_vel` (TwistStamped, stamped
     with the odom it answers) while the LSTM drives: DAgger labels, recorded with `record`."""
+    sensing: str = "truth"
+    """What the policy sees of the balls: `truth` (the simulator's balls/odom) or a preset of
+    `core.sensing.PRESETS` (`realistic`): then `ball_detector` turns balls/odom into
+    balls/detections and the feature node tracks those."""
+    sensing_knobs: dict[str, float] = field(default_factory=dict)
+    """`SensorConfig` fields overriding the preset's (`--noise-std`, ...)."""
+    tracker: str = ""
+    """The feature node's tracker for a model trained on ground truth (`cv` or `raw`; empty:
+    the parameters file's); a model trained on detections brings its own."""
+
+    @property
+    def senses(self) -> bool:
+        """A detector and a tracker stand between the world and the policy."""
+        return self.sensing != "truth" or bool(self.sensing_knobs)
 
     @property
     def params_path(self) -> Path:
@@ -130,6 +144,19 @@ def check_options(opts: SimOptions) -> None:
         raise ValueError("lockstep needs a driver that answers every tick; a person at a "
                          "keyboard does not (use policy lstm or expert)")
     check_label(opts)
+    check_sensing(opts)
+
+
+def check_sensing(opts: SimOptions) -> None:
+    """ValueError unless the sensing choice is one the graph can build."""
+    from dodge_lstm.core.sensing import PRESETS, sensor_config
+
+    if opts.sensing not in PRESETS:
+        raise ValueError(f"sensing must be one of {', '.join(PRESETS)}, got {opts.sensing!r}")
+    sensor_config(opts.sensing, **opts.sensing_knobs)  # a bad knob: its own one-line error
+    if opts.senses and opts.policy != "lstm":
+        raise ValueError(f"sensing {opts.sensing} needs policy lstm (the feature node tracks "
+                         f"the detections; the expert driver reads ground truth)")
 
 
 def check_label(opts: SimOptions) -> None:
@@ -143,18 +170,24 @@ def check_label(opts: SimOptions) -> None:
                          f"driver's own cmd_vel already is the label)")
 
 
+DETECTIONS_TOPIC = "balls/detections"
+"""Where `ball_detector` reports (relative)."""
+
+
 def recorder_topics(opts: SimOptions) -> list[str] | None:
-    """The recorder's `topics` for a label run: the parameters file's list (or the node's
-    default) plus the label topic; None otherwise (the file's list stands). The label topic is
-    not in the default list, since graphs without a shadow would warn it was never found."""
-    if not opts.label:
+    """The recorder's `topics` for a label or sensing run: the parameters file's list (or the
+    node's default) plus the label topic and/or the detections; None otherwise (the file's list
+    stands). Neither is in the default list, since graphs without a shadow or a detector would
+    warn it was never found."""
+    extra = ([LABEL_TOPIC] if opts.label else []) + ([DETECTIONS_TOPIC] if opts.senses else [])
+    if not extra:
         return None
     from dodge_lstm.ros.nodes.recorder_node import DEFAULT_TOPICS
     from dodge_lstm.ros.params_file import node_parameters
 
     topics = list(node_parameters(opts.params_path, "dodge_recorder").get(
         "topics", DEFAULT_TOPICS))
-    return topics if LABEL_TOPIC in topics else [*topics, LABEL_TOPIC]
+    return topics + [t for t in extra if t not in topics]
 
 
 def checked_params_path(opts: SimOptions) -> Path:
