@@ -90,6 +90,7 @@ def add_sweep_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-balls", type=positive_int, default=2000,
                    help="balls per closed-loop evaluation, selection and reported (default 2000)")
     add_spawn_args(p)  # how the evaluations throw balls: the objective's scenario
+    add_sensing_args(p)  # what the models see in every evaluation: the objective's sensing
     p.add_argument("--selection-seed", type=int, default=SELECTION_SEED,
                    help=f"evaluation seed that ranks each pair's seeds (default {SELECTION_SEED})")
     p.add_argument("--eval-seed", type=int, default=REPORTED_SEED,
@@ -114,12 +115,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from dodge_lstm.learning.train_config import train_config_from_args
 
     cfg = train_config_from_args(args, skip=SWEEP_GRID)
+    sensing, tracker = sensing_from_args(args)
     run_sweep(data=args.data, timesteps=args.timesteps, units=args.units, seeds=args.seeds,
               out_dir=args.out, config=cfg, eval_balls=args.eval_balls,
               eval_seed=args.eval_seed, selection_seed=args.selection_seed,
               address=args.address, num_cpus=args.num_cpus,
               cpus_per_trial=args.cpus_per_trial, export_dir=args.export_dir,
-              scenario=scenario_from_args(args))
+              scenario=scenario_from_args(args), sensing=sensing, tracker=tracker)
     return 0
 
 

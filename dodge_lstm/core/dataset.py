@@ -26,7 +26,7 @@ from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_a
 from dodge_lstm.core.perception import perceive
 from dodge_lstm.core.scenarios import Scenario
 from dodge_lstm.core.sensing import SensorConfig, sensing_label
-from dodge_lstm.core.tracking import TRACKERS, TrackerConfig
+from dodge_lstm.core.tracking import TrackerConfig, tracker_name
 
 DATASET_FORMAT = "dodge_lstm.core.dataset/1"
 STD_FLOOR = 1e-3
@@ -227,7 +227,7 @@ def record_expert(
                      targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,
                      driver=None if driver is None else driver.name, expert_share=expert_share,
                      sensing=sensing_label(sensing or SensorConfig()),
-                     tracker=None if view is arena else _tracker_name(tracker),
+                     tracker=None if view is arena else tracker_name(tracker),
                      backend=arena.backend)
     return Recording(
         features=features.reshape(-1, f),
@@ -235,11 +235,6 @@ def record_expert(
         episode=np.repeat(np.arange(episodes, dtype=np.int64), ticks),
         meta=meta,
     )
-
-
-def _tracker_name(tracker: TrackerConfig | None) -> str:
-    cfg = tracker or TrackerConfig()
-    return next((name for name, known in TRACKERS.items() if known == cfg), repr(cfg))
 
 
 def record_scenario(

@@ -53,6 +53,21 @@ class PerceivedArena:
         self.update()
         return out
 
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """The arena's `reset_rows`, then those rows forget their tracks and their reports still
+        in the latency pipe (the next episode starts blind, as a freshly started robot does).
+        Nothing is captured here: the next `step` captures every row, as at any tick."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self.arena.reset_rows(rows)
+        t = self.tracker
+        t.active[rows] = False
+        t.hits[rows] = t.misses[rows] = 0
+        t.track_id[rows] = -1
+        t.next_id[rows] = 0
+        for pending in self.sensor.pending:
+            pending.mask[rows] = False
+        self.ball_pos, self.ball_vel, self.alive, self.ball_id = t.states(self.arena.tick)
+
     def update(self) -> None:
         """Detect the current true state, fuse what the sensor reports now, and expose the
         confirmed tracks at the current tick."""

@@ -154,6 +154,15 @@ class Sensor:
             return None
         return self._queue.popleft()
 
+    def clear(self) -> None:
+        """Empty the latency pipe (a restart: reports resume `latency` after the next capture)."""
+        self._queue.clear()
+
+    @property
+    def pending(self) -> tuple[Detections, ...]:
+        """Captures still in the latency pipe, oldest first."""
+        return tuple(self._queue)
+
     def _in_fov(self, rel: np.ndarray) -> np.ndarray:
         if self.cfg.fov >= 360.0:
             return np.ones(rel.shape[:-1], dtype=bool)

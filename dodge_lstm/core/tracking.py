@@ -56,6 +56,12 @@ class TrackerConfig:
 TRACKERS = {"cv": TrackerConfig(), "raw": TrackerConfig.raw()}
 
 
+def tracker_name(tracker: TrackerConfig | None) -> str:
+    """The name of a known tracker (`cv` for None), else the config's repr."""
+    cfg = tracker or TrackerConfig()
+    return next((name for name, known in TRACKERS.items() if known == cfg), repr(cfg))
+
+
 class BallTrackerCV:
     """Tracks for B arenas; `update` with each tick's detections, `states` for the policy."""
 

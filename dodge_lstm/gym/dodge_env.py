@@ -8,6 +8,10 @@ actions are clipped; NaN/Inf raise ValueError, as `Arena.step` does). Reward: -1
 `+dodge_bonus` per *threat* ball that passed (a ball that would have hit a robot standing still),
 so standing still scores exactly -(threat hits) and dodging is what earns the bonus.
 
+`sensing="realistic"` (or a `SensorConfig`) observes the balls through the detector and the
+`tracker` (`core.perception`, as `eval --sensing`): rewards and outcomes stay the simulator's;
+the detector's noise comes from a child of the env's `np_random`, so a seed fixes it too.
+
 `backend="mujoco"` runs the same throws on MuJoCo physics (`physics.mujoco_arena`; with
 `randomize_physics` each env's masses, frictions and motor strength drawn around the defaults).
 
@@ -32,6 +36,9 @@ from gymnasium import spaces
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.features import FEATURES_PER_BALL, FeatureWindow, ball_features
+from dodge_lstm.core.perception import PerceivedArena, perceive
+from dodge_lstm.core.sensing import SensorConfig, sensor_config
+from dodge_lstm.core.tracking import TRACKERS
 from dodge_lstm.physics.backends import arena_factory
 
 COUNT_KEYS = ("hits", "threat_hits", "threat_passed", "balls")
@@ -70,6 +77,7 @@ class ArenaEpisodes:
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
                  backend: str = "arena", randomize_physics: float = 0.0,
+                 sensing: str | SensorConfig = "truth", tracker: str = "cv",
                  **fields: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -89,6 +97,12 @@ class ArenaEpisodes:
         # randomised MuJoCo physics it also fixes each env's physical constants.)
         self.arena = arena_factory(backend, randomize_physics)(self.num_envs, arena_c, spawn_c,
                                                                 seed=0)
+        if tracker not in TRACKERS:
+            raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}, got {tracker!r}")
+        cfg = sensor_config(sensing) if isinstance(sensing, str) else sensing
+        self.view = perceive(self.arena, cfg, TRACKERS[tracker])
+        """What the agent observes through: the arena itself, or it seen by a detector and a
+        tracker (`core.perception`); outcomes and rewards are always the arena's."""
         self.window = FeatureWindow(timesteps, num_slots, batch=self.num_envs)
         self.elapsed = np.zeros(self.num_envs, dtype=np.int64)
 
@@ -99,7 +113,7 @@ class ArenaEpisodes:
 
     def rows(self) -> np.ndarray:
         """Feature rows `[N, F]` of the current state, built as `LearnedPolicy.act` builds them."""
-        a = self.arena
+        a = self.view
         rows, _ = ball_features(a.robot_pos, a.robot_yaw, a.robot_vel, a.ball_pos, a.ball_vel,
                                 a.alive, a.ball_id, self.num_slots)
         return rows
@@ -112,13 +126,20 @@ class ArenaEpisodes:
         """Start new episodes in `rows` (all when None); the arena draws from `rng` from now on."""
         self.arena.rng = rng
         if rows is None:
-            self.arena.reset_rows(np.arange(self.num_envs))
+            if isinstance(self.view, PerceivedArena):
+                # The detector's own stream, a child of the env's: the same seed gives the same
+                # noise, and the balls are the ones the truth env throws.
+                self.view.sensor.rng = rng.spawn(1)[0]
+                self.view.sensor.clear()
+            self.view.reset_rows(np.arange(self.num_envs))
             self.arena.tick = 0
+            if isinstance(self.view, PerceivedArena):
+                self.view.update()  # the capture at tick 0, as a fresh evaluation makes
             self.elapsed[:] = 0
             self.window.clear()
             self.window.push(self.rows())
         else:
-            self.arena.reset_rows(rows)
+            self.view.reset_rows(rows)
             self.elapsed[rows] = 0
             self.window.reset_rows(rows, self.rows()[rows])
 
@@ -139,7 +160,7 @@ class ArenaEpisodes:
         `restart` rows (next-step autoreset) score nothing and are reset after the physics
         step, which makes their action irrelevant: they come back as fresh episodes at tick 0.
         """
-        out = self.arena.step(self.commands(actions))
+        out = self.view.step(self.commands(actions))
         n = self.num_envs
         threat_hit = out.hit & out.threat
         counts = {
@@ -152,7 +173,7 @@ class ArenaEpisodes:
         if restart is not None:
             for v in counts.values():
                 v[restart] = 0  # outcomes of an episode that already ended
-            self.arena.reset_rows(restart)
+            self.view.reset_rows(restart)
             self.elapsed[restart] = 0
         rows = self.rows()
         self.window.push(rows)
@@ -187,6 +208,7 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
                  backend: str = "arena", randomize_physics: float = 0.0,
+                 sensing: str | SensorConfig = "truth", tracker: str = "cv",
                  **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "
@@ -195,7 +217,7 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                                        arena_cfg=arena_cfg, spawn_cfg=spawn_cfg,
                                        episode_seconds=episode_seconds, dodge_bonus=dodge_bonus,
                                        backend=backend, randomize_physics=randomize_physics,
-                                       **fields)
+                                       sensing=sensing, tracker=tracker, **fields)
         self.render_mode = None
         self.observation_space = window_space(timesteps, num_slots)
         self.action_space = action_space()

@@ -25,6 +25,7 @@ from gymnasium.vector.utils import batch_space
 
 from dodge_lstm.core.arena import Arena
 from dodge_lstm.core.config import ArenaConfig, SpawnConfig
+from dodge_lstm.core.sensing import SensorConfig
 from dodge_lstm.gym.dodge_env import COUNT_KEYS, ArenaEpisodes, action_space, window_space
 
 
@@ -38,7 +39,8 @@ class DodgeBallVectorEnv(VectorEnv):
                  num_slots: int = 2, arena_cfg: ArenaConfig | None = None,
                  spawn_cfg: SpawnConfig | None = None, episode_seconds: float = 30.0,
                  dodge_bonus: float = 0.1, backend: str = "arena",
-                 randomize_physics: float = 0.0, **fields: Any) -> None:
+                 randomize_physics: float = 0.0, sensing: str | SensorConfig = "truth",
+                 tracker: str = "cv", **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "
                              f"got {render_mode!r}")
@@ -46,7 +48,7 @@ class DodgeBallVectorEnv(VectorEnv):
                                        arena_cfg=arena_cfg, spawn_cfg=spawn_cfg,
                                        episode_seconds=episode_seconds, dodge_bonus=dodge_bonus,
                                        backend=backend, randomize_physics=randomize_physics,
-                                       **fields)
+                                       sensing=sensing, tracker=tracker, **fields)
         self.num_envs = int(num_envs)
         self.render_mode = None
         self.single_observation_space = window_space(timesteps, num_slots)

@@ -25,6 +25,8 @@ from typing import Any
 
 from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED
 from dodge_lstm.core.scenarios import SCENARIOS, Scenario
+from dodge_lstm.core.sensing import SensorConfig, sensing_label
+from dodge_lstm.core.tracking import TrackerConfig, tracker_name
 from dodge_lstm.learning.sweep_report import (
     SWEEP_FORMAT,
     pair_name,
@@ -135,6 +137,8 @@ def run_sweep(
     export_dir: str | Path | None = None,
     scenario: Scenario | None = None,
     progress: bool = True,
+    sensing: SensorConfig | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> list[dict[str, Any]]:
     """Run every (timesteps, units, seed) as a Ray Tune trial; keep each pair's best seed.
 
@@ -150,7 +154,9 @@ def run_sweep(
 
     Every evaluation (selection, reported, the expert and stationary baselines) throws balls
     as `scenario` does (default: the `default` scenario, the 2020 setting): a sweep for a
-    model meant for a mixture is ranked on that mixture.
+    model meant for a mixture is ranked on that mixture. With `sensing` (not `truth`) every
+    evaluation sees the balls through that detector and `tracker` (`core.perception`): a sweep
+    for a model meant for a robot's detector is ranked on what that detector reports.
 
     Each trial trains with `config` with its timesteps, units and seed replaced by the
     trial's; `sweep.json` settings hold every `config` field, `timesteps`, `units` and `seed`
@@ -199,6 +205,8 @@ def run_sweep(
         "seed": ss, "eval_balls": eval_balls, "eval_seed": eval_seed,
         "selection_seed": selection_seed, "arenas": ARENAS, "objective": OBJECTIVE,
         "scenario": scenario.key, "scenario_description": scenario.description,
+        "sensing": sensing_label(sensing or SensorConfig()),
+        "tracker": None if sensing is None or sensing.is_truth else tracker_name(tracker),
         "cpus_per_trial": cpus_per_trial, "trials": len(ts) * len(us) * len(ss),
         "ray_address": address, "storage": str(out / EXPERIMENT),
         "package_version": __version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -232,7 +240,7 @@ def run_sweep(
                              f"{session.cluster_cpus:g} CPUs: no trial could ever start")
         job = {"data": str(data), "config": asdict(config), "cpus_per_trial": cpus_per_trial,
                "eval_balls": eval_balls, "selection_seed": selection_seed,
-               "scenario": scenario}
+               "scenario": scenario, "sensing": sensing, "tracker": tracker}
         trainable = tune.with_resources(tune.with_parameters(run_trial, job=job),
                                         {"cpu": cpus_per_trial})
         # Through Ray Client, Tune's loop (callbacks included) runs on the head: the tables
@@ -270,10 +278,11 @@ def run_sweep(
         trials[(t, u, s)] = trial_row({"timesteps": t, "units": u, "seed": s}, {},
                                       checkpoint=None, trial_dir=None,
                                       error="no result from Ray", num_features=num_features)
-    baselines.update(evaluate_baselines(eval_balls, eval_seed, scenario))
+    baselines.update(evaluate_baselines(eval_balls, eval_seed, scenario, sensing, tracker))
     kept = best_seeds(ordered_trials(), ts, us)
     for row in tqdm(kept, desc="report eval", unit="model", disable=not progress):
-        row.update(report_eval(row, eval_balls, eval_seed, scenario), export=None)
+        row.update(report_eval(row, eval_balls, eval_seed, scenario, sensing, tracker),
+                   export=None)
         if export_dir is not None and row["error"] is None:
             row["export"] = str(export_model(row, Path(export_dir), settings))
         rows.append(row)

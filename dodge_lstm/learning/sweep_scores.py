@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from dodge_lstm.core.scenarios import Scenario
+from dodge_lstm.core.sensing import SensorConfig
+from dodge_lstm.core.tracking import TrackerConfig
 from dodge_lstm.learning.sweep_trial import ARENAS
 from dodge_lstm.learning.train_config import TrainConfig
 
 
-def report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int,
-                scenario: Scenario) -> dict[str, Any]:
+def report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int, scenario: Scenario,
+                sensing: SensorConfig | None = None,
+                tracker: TrackerConfig | None = None) -> dict[str, Any]:
     """The pair's kept model, once, on the reported seed (fields of a sweep row)."""
     from dodge_lstm.core.evaluation import evaluate_scenario
     from dodge_lstm.runtime.learned_policy import LearnedPolicy
@@ -28,7 +31,7 @@ def report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int,
         return out
     try:
         ev = evaluate_scenario(LearnedPolicy(row["tflite"]), scenario, eval_balls,
-                               seed=eval_seed, arenas=ARENAS)
+                               seed=eval_seed, arenas=ARENAS, sensing=sensing, tracker=tracker)
     except Exception as exc:
         return out | {"error": f"report evaluation: {type(exc).__name__}: {exc}"}
     return out | {
@@ -39,8 +42,9 @@ def report_eval(row: dict[str, Any], eval_balls: int, eval_seed: int,
     }
 
 
-def evaluate_baselines(eval_balls: int, eval_seed: int,
-                       scenario: Scenario) -> dict[str, dict[str, Any]]:
+def evaluate_baselines(eval_balls: int, eval_seed: int, scenario: Scenario,
+                       sensing: SensorConfig | None = None,
+                       tracker: TrackerConfig | None = None) -> dict[str, dict[str, Any]]:
     """Expert (the teacher) and stationary (no dodging) under the reported evaluate settings."""
     from dodge_lstm.core.evaluation import evaluate_scenario
     from dodge_lstm.runtime.learned_policy import make_policy
@@ -49,7 +53,8 @@ def evaluate_baselines(eval_balls: int, eval_seed: int,
     for name in ("expert", "stationary"):
         try:
             out[name] = asdict(evaluate_scenario(make_policy(name), scenario, eval_balls,
-                                                 seed=eval_seed, arenas=ARENAS))
+                                                 seed=eval_seed, arenas=ARENAS,
+                                                 sensing=sensing, tracker=tracker))
         except Exception as exc:  # a reference number must not cost the sweep
             out[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return out
@@ -69,7 +74,7 @@ def export_model(row: dict[str, Any], export_dir: Path, settings: dict[str, Any]
         "metric": "threat_dodge_rate",
         "arenas": ARENAS,
         "selection": {"seed": settings["selection_seed"], "balls": settings["eval_balls"],
-                      "scenario": settings["scenario"],
+                      "scenario": settings["scenario"], "sensing": settings["sensing"],
                       "threat_dodge_rate": row["selection_threat_dodge_rate"],
                       "threat_dodge_ci95": row["selection_threat_dodge_ci95"]},
         "seed": row["seed"],
@@ -78,7 +83,10 @@ def export_model(row: dict[str, Any], export_dir: Path, settings: dict[str, Any]
         "sweep": {"data_sha256": settings["data_sha256"], "timesteps": settings["timesteps"],
                   "units": settings["units"], "package_version": settings["package_version"]},
     }
-    file_score(scores, settings["scenario"], {
+    # Scores under a detector are filed apart from ground truth's (`reported` is truth's).
+    key = (settings["scenario"] if settings.get("sensing", "truth") == "truth"
+           else f"{settings['scenario']}, sensing {settings['sensing']}")
+    file_score(scores, key, {
         "seed": settings["eval_seed"], "balls": row["balls"],
         "threat_dodge_rate": row["threat_dodge_rate"],
         "threat_dodge_ci95": row["threat_dodge_ci95"], "dodge_rate": row["dodge_rate"]})

@@ -73,7 +73,8 @@ def run_trial(config: dict[str, Any], job: dict[str, Any]) -> None:
             metrics.update(convert_seconds=rep.seconds, convert_max_abs_err=rep.max_abs_err)
             stage = "evaluate"
             ev = evaluate_scenario(LearnedPolicy(tflite), job["scenario"], job["eval_balls"],
-                                   seed=job["selection_seed"], arenas=ARENAS)
+                                   seed=job["selection_seed"], arenas=ARENAS,
+                                   sensing=job.get("sensing"), tracker=job.get("tracker"))
             lo, hi = ev.threat_dodge_ci95
             metrics.update({
                 OBJECTIVE: ev.threat_dodge_rate, "threat_dodge_ci95_low": lo,

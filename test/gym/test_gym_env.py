@@ -389,3 +389,58 @@ def test_the_mujoco_backend_replays_a_bare_mujoco_arena_and_is_not_the_kinematic
     vec.step(np.zeros((3, 1), np.float32))
     assert vec.unwrapped.arena.backend == "mujoco±0.2"
     vec.close()
+
+
+def test_sensing_observes_through_the_detector_and_keeps_the_world():
+    """`sensing="realistic"`: the observation is the window `PerceivedArena` rows make (the
+    same as `eval --sensing` feeds a policy), a seed fixes the noise (same seed, same
+    observations), the world is untouched (a robot standing still meets the same balls and
+    outcomes as without sensing), and the observation differs from ground truth. Plausible
+    bugs: the keyword dropped (the agent trains on ground truth), or the detector drawing from
+    the spawner's stream (other balls than the truth env's)."""
+    pytest.importorskip("scipy")
+    from dodge_lstm.core.perception import PerceivedArena
+
+    def run(sensing: str, seed: int = 4, steps: int = 150):
+        env = DodgeBallEnv(sensing=sensing)
+        obs, _ = env.reset(seed=seed)
+        out = [obs]
+        infos = []
+        for _ in range(steps):
+            obs, _, _, _, info = env.step(np.zeros(1, np.float32))
+            out.append(obs)
+            infos.append(info)
+        return env, np.stack(out), infos
+
+    env, sensed, sensed_info = run("realistic")
+    assert isinstance(env._episodes.view, PerceivedArena)
+    _check_env_strictly(DodgeBallEnv(sensing="realistic"))
+    _, again, _ = run("realistic")
+    _, truth, truth_info = run("truth")
+    np.testing.assert_array_equal(sensed, again)
+    assert sensed_info == truth_info  # the same balls, hits and passes
+    assert sum(i["balls"] for i in truth_info) > 3
+    assert np.mean(np.abs(sensed - truth) > 1e-3) > 0.05
+    # The window's newest row is the perceived arena's row now (the env's own view).
+    view = env._episodes.view
+    want, _ = ball_features(view.robot_pos, view.robot_yaw, view.robot_vel, view.ball_pos,
+                            view.ball_vel, view.alive, view.ball_id, 2)
+    np.testing.assert_array_equal(sensed[-1][-1], want[0])
+    # A reset row starts blind: no tracks carried over into the next episode.
+    env.reset(seed=5)
+    assert not view.alive.any() and not view.tracker.active.any()
+
+
+def test_the_vector_env_senses_and_autoresets_rows():
+    """Partial resets under sensing: rows restart blind while the others keep their tracks."""
+    pytest.importorskip("scipy")
+    envs = gymnasium.make_vec(ENV_ID, num_envs=4, sensing="realistic", episode_seconds=1.0)
+    envs.reset(seed=2)
+    view = envs.unwrapped._episodes.view
+    for _ in range(10):  # to the end of the first episodes
+        obs, _, _, truncated, _ = envs.step(np.zeros((4, 1), np.float32))
+        assert np.all(np.isfinite(obs))
+    assert truncated.all() and view.tracker.active.any()
+    envs.step(np.zeros((4, 1), np.float32))  # the autoreset step
+    assert not view.tracker.active.any() and not view.alive.any()
+    envs.close()

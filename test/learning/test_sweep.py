@@ -101,6 +101,7 @@ def test_tiny_ray_sweep_scores_trials_closed_loop_and_exports(tmp_path: Path) ->
     meta = read_metadata(tflite.with_suffix(".json"), model_path=tflite)
     scores = meta["scores"]
     assert scores["selection"] == {"seed": 1001, "balls": balls, "scenario": fast.key,
+                                   "sensing": "truth",
                                    "threat_dodge_rate": r1["selection_threat_dodge_rate"],
                                    "threat_dodge_ci95": r1["selection_threat_dodge_ci95"]}
     assert "reported" not in scores  # that key is the default scenario's, not measured here
@@ -250,3 +251,38 @@ def test_report_from_rows_alone(tmp_path: Path) -> None:
     with (tmp_path / "trials.csv").open(newline="") as fh:
         assert [r["selection_threat_dodge_rate"] for r in csv.DictReader(fh)] == ["0.5", "0.55"]
     assert not list(tmp_path.glob("*.tmp"))  # written through temp files, all renamed
+
+
+def test_sweep_sensing_reaches_every_evaluation(tmp_path: Path, monkeypatch) -> None:
+    """`sweep --sensing realistic`: the flag reaches `run_sweep`, and the reported and baseline
+    evaluations see through the detector (their numbers are `eval --sensing`'s, not truth's).
+    Plausible bug: the flag parsed and dropped, so a sweep for a robot's detector ranks models
+    on ground truth."""
+    from dodge_lstm.cli import main as cli_main
+    from dodge_lstm.core.evaluation import evaluate
+    from dodge_lstm.core.scenarios import SCENARIOS
+    from dodge_lstm.core.sensing import PRESETS
+    from dodge_lstm.core.tracking import TRACKERS
+    from dodge_lstm.learning import sweep
+    from dodge_lstm.learning.sweep_scores import evaluate_baselines, report_eval
+    from dodge_lstm.resources import default_model
+    from dodge_lstm.runtime.learned_policy import LearnedPolicy, make_policy
+
+    seen: dict = {}
+    monkeypatch.setattr(sweep, "run_sweep", lambda **kw: seen.update(kw))  # no Ray here
+    data = tmp_path / "d.npz"
+    data.write_bytes(b"")
+    assert cli_main(["sweep", "--data", str(data), "--out", str(tmp_path / "o"),
+                     "--sensing", "realistic", "--tracker", "raw"]) == 0
+    assert seen["sensing"] == PRESETS["realistic"] and seen["tracker"] == TRACKERS["raw"]
+
+    realistic, balls = PRESETS["realistic"], 300
+    base = evaluate_baselines(balls, 7, SCENARIOS["default"], realistic, TRACKERS["cv"])
+    want = evaluate(make_policy("expert"), balls, seed=7, sensing=realistic)
+    assert base["expert"]["threat_dodge_rate"] == want.threat_dodge_rate < 1.0
+    assert base["expert"]["sensing"] == "realistic"
+    row = {"error": None, "tflite": str(default_model())}
+    got = report_eval(row, balls, 7, SCENARIOS["default"], realistic, TRACKERS["cv"])
+    sensed = evaluate(LearnedPolicy(default_model()), balls, seed=7, sensing=realistic)
+    truth = evaluate(LearnedPolicy(default_model()), balls, seed=7)
+    assert got["threat_dodge_rate"] == sensed.threat_dodge_rate != truth.threat_dodge_rate
