@@ -34,12 +34,15 @@ NS_ROBOT = "robot"
 NS_SCORE = "score"
 NS_BALL = "balls"
 NS_BALL_VELOCITY = "ball_velocity"
+NS_DETECTIONS = "detections"
+DETECTIONS_ID = 0
 ROBOT_BODY_ID = 0
 ROBOT_HEADING_ID = 1
 SCORE_ID = 0
 
 # Kinds and actions, named as in visualization_msgs/Marker (the node maps them to its constants).
 CYLINDER, SPHERE, ARROW, TEXT = "CYLINDER", "SPHERE", "ARROW", "TEXT_VIEW_FACING"
+POINTS = "POINTS"
 ADD, DELETE = "ADD", "DELETE"
 
 RGBA = tuple[float, float, float, float]
@@ -50,6 +53,8 @@ SAFE_COLOR: RGBA = (0.498, 0.498, 0.498, 1.0)  # tab:gray: would miss it
 HIT_COLOR: RGBA = (0.839, 0.153, 0.157, 1.0)  # tab:red: flash after a hit (and the robot)
 PASSED_COLOR: RGBA = (0.173, 0.627, 0.173, 1.0)  # tab:green: flash after a pass
 TEXT_COLOR: RGBA = (1.0, 1.0, 1.0, 1.0)
+DETECTION_COLOR: RGBA = (0.0, 0.0, 0.0, 1.0)  # black: what the detector reported
+DETECTION_SIZE = 0.1  # [m] the side of a detection point
 FLASH_DIM_ALPHA = 0.35
 """Every other flash tick is drawn this transparent: the sphere blinks."""
 
@@ -214,6 +219,14 @@ class MarkerScene:
                               scale=(0.0, 0.0, TEXT_HEIGHT), color=TEXT_COLOR,
                               text=self.score_text(float(np.hypot(*vel)))))
         return out
+
+    def detections(self, points: np.ndarray) -> MarkerSpec:
+        """A detector's report `[D, 2]` (odom frame, where the robot was at capture) as one
+        POINTS marker that replaces the previous report (same id; empty: nothing shown)."""
+        return MarkerSpec(NS_DETECTIONS, DETECTIONS_ID, POINTS,
+                          scale=(DETECTION_SIZE, DETECTION_SIZE, 0.0), color=DETECTION_COLOR,
+                          points=tuple((float(x), float(y), float(self.ball_radius))
+                                       for x, y in np.asarray(points).reshape(-1, 2)))
 
     def reset(self) -> list[MarkerSpec]:
         """Forget every ball and the score; the DELETEs for whatever was drawn."""

@@ -32,6 +32,10 @@ class OdometryPeek(NamedTuple):
     finite: bool
     """Every float64 of the message (pose, twist, covariances) is finite (False may also
     mean: too large to be sure)."""
+    x: float = 0.0
+    y: float = 0.0
+    yaw: float = 0.0
+    """The pose in the plane (yaw from the orientation quaternion)."""
 
 
 def _align(at: int, to: int) -> int:
@@ -56,4 +60,7 @@ def peek_odometry(data: bytes) -> OdometryPeek | None:
         return None
     # A NaN or an infinity anywhere makes the sum one; so can an overflow of finite values,
     # which only sends a good message down the slow path (deserialized and checked there).
-    return OdometryPeek(sec * 1_000_000_000 + nanosec, child, math.isfinite(sum(floats)))
+    qx, qy, qz, qw = floats[3:7]
+    yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+    return OdometryPeek(sec * 1_000_000_000 + nanosec, child, math.isfinite(sum(floats)),
+                        floats[0], floats[1], yaw)

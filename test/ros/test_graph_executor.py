@@ -35,6 +35,7 @@ from rclpy.serialization import serialize_message  # noqa: E402
 from ros_helpers import spin_until  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
+from dodge_lstm.core.odometry import robot_state  # noqa: E402
 from dodge_lstm.ros.bringup.graph_executor import WithMessageInfo  # noqa: E402
 from dodge_lstm.ros.cdr_peek import peek_odometry  # noqa: E402
 
@@ -73,7 +74,8 @@ def _odometry(frame: str, child: str) -> Odometry:
     msg.header.stamp.sec, msg.header.stamp.nanosec = 1234, 567_000_001
     msg.header.frame_id, msg.child_frame_id = frame, child
     msg.pose.pose.position.x, msg.twist.twist.linear.y = -3.25, 4.5
-    msg.pose.pose.orientation.w = 1.0
+    msg.pose.pose.position.y = 1.5
+    msg.pose.pose.orientation.z, msg.pose.pose.orientation.w = math.sin(0.35), math.cos(0.35)
     return msg
 
 
@@ -85,7 +87,9 @@ def test_peek_reads_what_deserializing_reads(frame_len):
     for child in ("b", "ball_7", "ball_12345"):
         msg = _odometry("o" * frame_len, child)
         peek = peek_odometry(serialize_message(msg))
-        assert peek == (1234_567_000_001, child, True)
+        assert peek[:3] == (1234_567_000_001, child, True)
+        pos, yaw, _ = robot_state(msg)  # the pose the markers node places reports with
+        assert (peek.x, peek.y) == (pos[0], pos[1]) and peek.yaw == pytest.approx(yaw, abs=1e-12)
         for field, index in (("pose", 0), ("pose", 35), ("twist", 35)):
             bad = _odometry("o" * frame_len, child)
             getattr(bad, field).covariance[index] = math.nan

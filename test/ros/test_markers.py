@@ -427,3 +427,77 @@ def test_recorded_graph_draws_every_ball_and_deletes_every_resolved_one(tmp_path
     score = next(m.text for m in arrays[last] if m.ns == ms.NS_SCORE)
     assert abs(int(score.split()[1]) - s["balls"]) <= 2, (score, s["balls"])
     assert np.isfinite([m.pose.position.x for ms_ in arrays.values() for m in ms_]).all()
+
+
+def test_detections_are_drawn_where_the_robot_was_at_capture(ros_context):
+    """A detector report (base_link, stamped at capture) is drawn as one POINTS marker in the
+    odom frame, placed with the robot pose of its capture stamp, also when that robot state
+    came through a skipped frame (the raw path); the next report replaces it (same id); a
+    report with a NaN is rejected and counted; one with an unknown capture stamp is not drawn.
+    Mutants caught: the pose now instead of at capture, points left in base_link."""
+    import rclpy
+    from geometry_msgs.msg import Pose, PoseArray
+    from nav_msgs.msg import Odometry
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import serialize_message
+    from ros_helpers import spin_until
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from dodge_lstm.ros.messages import quaternion_from_yaw
+    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
+
+    def stamp_of(t_s: float):
+        msg = Odometry()
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(round(t_s * 1e9), 10**9)
+        return msg.header.stamp
+
+    def robot(t_s: float, x: float, yaw: float) -> bytes:
+        msg = Odometry()
+        msg.header.stamp = stamp_of(t_s)
+        msg.header.frame_id, msg.child_frame_id = "odom", "base_link"
+        msg.pose.pose.position.x = x
+        msg.pose.pose.orientation = quaternion_from_yaw(yaw)
+        return serialize_message(msg)
+
+    def report(t_s: float, *pts: tuple[float, float]) -> PoseArray:
+        m = PoseArray()
+        m.header.stamp, m.header.frame_id = stamp_of(t_s), "base_link"
+        for x, y in pts:
+            p = Pose()
+            p.position.x, p.position.y = x, y
+            m.poses.append(p)
+        return m
+
+    node = DodgeMarkers(context=ros_context, parameter_overrides=[
+        Parameter("max_rate_hz", value=0.5)])  # after the first, every frame is skipped
+    probe = rclpy.create_node("detections_probe", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    arrays: list[MarkerArray] = []
+    try:
+        probe.create_subscription(MarkerArray, "markers", arrays.append, 100)
+        executor.add_node(node)
+        executor.add_node(probe)
+        assert spin_until(executor, lambda: node.pub.get_subscription_count() > 0, 5.0)
+        node.on_odom_bytes(robot(0.0, 0.0, 0.0))  # drawn
+        node.on_odom_bytes(robot(0.1, 1.0, math.pi / 2))  # skipped: only its pose is kept
+        node.on_odom_bytes(robot(0.2, 2.0, 0.0))  # skipped
+        node.on_detections(report(0.1, (1.0, 0.0), (0.0, -2.0)))  # captured at 0.1 s
+        node.on_detections(report(9.9, (1.0, 0.0)))  # no pose then: not drawn
+        rejected = node.rejected
+        node.on_detections(report(0.2, (math.nan, 0.0)))
+        assert node.rejected == rejected + 1 and node.unplaced_reports == 1
+        node.last_publish_ns = None  # let the next frame through
+        node.on_odom_bytes(robot(0.3, 3.0, 0.0))
+        assert spin_until(executor, lambda: len(arrays) >= 2, 5.0)
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
+    points = [m for m in arrays[-1].markers if m.ns == ms.NS_DETECTIONS]
+    assert len(points) == 1 and points[0].type == Marker.POINTS
+    assert points[0].id == ms.DETECTIONS_ID and points[0].header.frame_id == "odom"
+    got = [(p.x, p.y) for p in points[0].points]
+    # Robot at (1, 0) facing +y at capture: base_link (1, 0) is odom (1, 1); (0, -2) is (3, 0).
+    assert got == [pytest.approx((1.0, 1.0)), pytest.approx((3.0, 0.0))]
+    assert not any(m.ns == ms.NS_DETECTIONS for m in arrays[0].markers)  # none before a report

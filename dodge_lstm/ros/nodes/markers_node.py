@@ -18,11 +18,14 @@ have no `tf2_msgs`; then it says so once at start-up and everything stays in the
 
 from __future__ import annotations
 
+import math
 import time
+from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point, TransformStamped
+from geometry_msgs.msg import Point, PoseArray, TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.duration import Duration as RosDuration
 from rclpy.executors import SingleThreadedExecutor
@@ -34,6 +37,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from dodge_lstm.core import marker_scene as scene
 from dodge_lstm.core.config import ArenaConfig
+from dodge_lstm.core.detection_rows import detection_positions
+from dodge_lstm.core.odometry import robot_state, stamp_ns
 from dodge_lstm.ros.cdr_peek import peek_odometry
 from dodge_lstm.ros.messages import msg_to_outcome, quaternion_from_yaw
 from dodge_lstm.ros.node_main import run_node
@@ -55,7 +60,9 @@ TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 """`/tf`: what tf2_ros' TransformBroadcaster uses (reliable, volatile, depth 100)."""
 
 KINDS = {scene.CYLINDER: Marker.CYLINDER, scene.SPHERE: Marker.SPHERE, scene.ARROW: Marker.ARROW,
-         scene.TEXT: Marker.TEXT_VIEW_FACING}
+         scene.TEXT: Marker.TEXT_VIEW_FACING, scene.POINTS: Marker.POINTS}
+POSE_HISTORY = 100
+"""Robot poses kept by stamp, to place detector reports captured up to 10 s ago."""
 ACTIONS = {scene.ADD: Marker.ADD, scene.DELETE: Marker.DELETE}
 
 
@@ -121,6 +128,9 @@ class DodgeMarkers(Node):
                            "per wall-clock second (a viewer draws no more; lockstep runs tick "
                            "hundreds of times a second); skipped frames pass their DELETEs on. "
                            "0: one per robot odom")
+        draw_detections = declare(self, "draw_detections", True, "Draw balls/detections (a "
+                                  "graph that senses) as black points where the robot was at "
+                                  "capture")
         if lifetime <= 0:
             raise ValueError("lifetime must be > 0")
         if max_rate < 0:
@@ -150,6 +160,15 @@ class DodgeMarkers(Node):
         self.create_subscription(Odometry, "balls/odom", self.on_ball_bytes, STATE_QOS, raw=True)
         self.create_subscription(String, "balls/outcome", self.on_outcome, EVENT_QOS)
         self.create_subscription(Odometry, "odom", self.on_odom_bytes, STATE_QOS, raw=True)
+        self.poses: OrderedDict[int, tuple[float, float, float]] = OrderedDict()
+        """Robot (x, y, yaw) by odom stamp, for placing detector reports."""
+        self.report: scene.MarkerSpec | None = None
+        """The newest detector report, drawn with the next frame."""
+        self.unplaced_reports = 0
+        """Reports captured at a stamp with no known robot pose (not drawn)."""
+        if draw_detections:
+            self.create_subscription(PoseArray, "balls/detections", self.on_detections,
+                                     STATE_QOS)
 
     @property
     def rejected(self) -> int:
@@ -187,7 +206,32 @@ class DodgeMarkers(Node):
         if peek is None or not peek.finite or self.tf_pub is not None:
             self.on_odom(deserialize_message(data, Odometry))
             return
+        self.keep_pose(peek.stamp_ns, peek.x, peek.y, peek.yaw)
         self.pending_deletes += self.scene.advance_to(peek.stamp_ns)
+
+    def keep_pose(self, stamp: int, x: float, y: float, yaw: float) -> None:
+        self.poses[stamp] = (x, y, yaw)
+        while len(self.poses) > POSE_HISTORY:
+            self.poses.popitem(last=False)
+
+    def on_detections(self, msg: PoseArray) -> None:
+        """Place a report with the robot pose at its capture stamp; drawn with the next frame.
+        A non-finite one is rejected (counted)."""
+        try:
+            pts = detection_positions(msg)
+        except ValueError:
+            self.rejected_outcomes += 1
+            self.warn_rejected("detections with a non-finite position")
+            return
+        pose = self.poses.get(stamp_ns(msg))
+        if pose is None:
+            self.unplaced_reports += 1
+            return
+        x, y, yaw = pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        world = np.column_stack([x + c * pts[:, 0] - s * pts[:, 1],
+                                 y + s * pts[:, 0] + c * pts[:, 1]])
+        self.report = self.scene.detections(world)
 
     def on_outcome(self, msg: String) -> None:
         """Score the ball and start its flash."""
@@ -213,6 +257,8 @@ class DodgeMarkers(Node):
         if specs is None:
             self.warn_rejected("non-finite odom")
             return
+        pos, yaw, _ = robot_state(msg)
+        self.keep_pose(stamp_ns(msg), float(pos[0]), float(pos[1]), yaw)
         if self.tf_pub is not None and msg.child_frame_id:
             self.tf_pub.publish(self.tf_type(transforms=[transform_from_odometry(msg)]))
         if not draw:
@@ -220,6 +266,8 @@ class DodgeMarkers(Node):
             return
         self.last_publish_ns = now
         specs, self.pending_deletes = self.pending_deletes + specs, []
+        if self.report is not None:
+            specs.append(self.report)
         header = Header(stamp=msg.header.stamp, frame_id=msg.header.frame_id or self.frame_id)
         self.last_header = header
         self.pub.publish(MarkerArray(markers=[to_marker(s, header, self.lifetime)
