@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -62,6 +63,35 @@ def tick(scene: ms.MarkerScene, t_s: float, balls: dict[str, tuple[float, ...]] 
 
 def new_scene(**kwargs) -> ms.MarkerScene:
     return ms.MarkerScene(ROBOT_RADIUS, BALL_RADIUS, **kwargs)
+
+
+@contextmanager
+def running_markers(ros_context, **params):
+    """A `dodge_markers` node with `params`, and the MarkerArrays it publishes (received by a
+    probe on the same executor, which the caller spins)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from ros_helpers import spin_until
+    from visualization_msgs.msg import MarkerArray
+
+    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
+
+    node = DodgeMarkers(context=ros_context, parameter_overrides=[
+        Parameter(k, value=v) for k, v in params.items()])
+    probe = rclpy.create_node("markers_probe", context=ros_context)
+    executor = SingleThreadedExecutor(context=ros_context)
+    arrays: list[MarkerArray] = []
+    try:
+        probe.create_subscription(MarkerArray, "markers", arrays.append, 100)
+        executor.add_node(node)
+        executor.add_node(probe)
+        assert spin_until(executor, lambda: node.pub.get_subscription_count() > 0, 5.0)
+        yield node, executor, arrays
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        node.destroy_node()
 
 
 # -- 1. the scene, without ROS ------------------------------------------------------------------
@@ -246,16 +276,11 @@ def test_frames_over_max_rate_are_skipped_but_nothing_they_held_is_lost(ros_cont
     swallowed by a skipped frame, NaN taken from the raw bytes unchecked."""
     import time
 
-    import rclpy
     from nav_msgs.msg import Odometry
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from rclpy.serialization import serialize_message
     from ros_helpers import spin_until
-    from visualization_msgs.msg import MarkerArray
 
     from dodge_lstm.ros.messages import outcome_to_msg
-    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
 
     def wire(t_s: float, child: str, x: float, y: float, vx: float = 0.0, vy: float = 0.0):
         msg = Odometry()
@@ -267,17 +292,8 @@ def test_frames_over_max_rate_are_skipped_but_nothing_they_held_is_lost(ros_cont
         return serialize_message(msg)
 
     gap_s = 0.2
-    node = DodgeMarkers(context=ros_context, parameter_overrides=[
-        Parameter("max_rate_hz", value=1.0 / gap_s), Parameter("flash_duration", value=0.0)])
-    probe = rclpy.create_node("markers_probe", context=ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    arrays: list[MarkerArray] = []
-    try:
-        probe.create_subscription(MarkerArray, "markers", arrays.append, 100)
-        executor.add_node(node)
-        executor.add_node(probe)
-        assert spin_until(executor, lambda: node.pub.get_subscription_count() > 0, 5.0)
-
+    with running_markers(ros_context, max_rate_hz=1.0 / gap_s,
+                         flash_duration=0.0) as (node, executor, arrays):
         node.on_ball_bytes(wire(0.0, "ball_a", 0.0, 3.0, 0.0, -1.0))
         node.on_odom_bytes(wire(0.0, "base_link", 0.0, 0.0))  # drawn: the first frame
         a_id = node.scene.drawn_ids()["ball_a"]
@@ -306,10 +322,6 @@ def test_frames_over_max_rate_are_skipped_but_nothing_they_held_is_lost(ros_cont
         # Its newest state (t=1.9: x 2.0, y 1.9, vx -1) propagated to the frame's stamp (2.0).
         assert (sphere.pose.position.x, sphere.pose.position.y) == pytest.approx((1.9, 1.9))
         assert "ball_c" not in node.scene.drawn_ids()
-    finally:
-        executor.shutdown()
-        probe.destroy_node()
-        node.destroy_node()
 
 
 # -- 3. a real graph, recorded --------------------------------------------------------------------
@@ -435,17 +447,13 @@ def test_detections_are_drawn_where_the_robot_was_at_capture(ros_context):
     came through a skipped frame (the raw path); the next report replaces it (same id); a
     report with a NaN is rejected and counted; one with an unknown capture stamp is not drawn.
     Mutants caught: the pose now instead of at capture, points left in base_link."""
-    import rclpy
     from geometry_msgs.msg import Pose, PoseArray
     from nav_msgs.msg import Odometry
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.parameter import Parameter
     from rclpy.serialization import serialize_message
     from ros_helpers import spin_until
-    from visualization_msgs.msg import Marker, MarkerArray
+    from visualization_msgs.msg import Marker
 
     from dodge_lstm.ros.messages import quaternion_from_yaw
-    from dodge_lstm.ros.nodes.markers_node import DodgeMarkers
 
     def stamp_of(t_s: float):
         msg = Odometry()
@@ -469,16 +477,8 @@ def test_detections_are_drawn_where_the_robot_was_at_capture(ros_context):
             m.poses.append(p)
         return m
 
-    node = DodgeMarkers(context=ros_context, parameter_overrides=[
-        Parameter("max_rate_hz", value=0.5)])  # after the first, every frame is skipped
-    probe = rclpy.create_node("detections_probe", context=ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    arrays: list[MarkerArray] = []
-    try:
-        probe.create_subscription(MarkerArray, "markers", arrays.append, 100)
-        executor.add_node(node)
-        executor.add_node(probe)
-        assert spin_until(executor, lambda: node.pub.get_subscription_count() > 0, 5.0)
+    # After the first frame, every frame is skipped.
+    with running_markers(ros_context, max_rate_hz=0.5) as (node, executor, arrays):
         node.on_odom_bytes(robot(0.0, 0.0, 0.0))  # drawn
         node.on_odom_bytes(robot(0.1, 1.0, math.pi / 2))  # skipped: only its pose is kept
         node.on_odom_bytes(robot(0.2, 2.0, 0.0))  # skipped
@@ -490,10 +490,6 @@ def test_detections_are_drawn_where_the_robot_was_at_capture(ros_context):
         node.last_publish_ns = None  # let the next frame through
         node.on_odom_bytes(robot(0.3, 3.0, 0.0))
         assert spin_until(executor, lambda: len(arrays) >= 2, 5.0)
-    finally:
-        executor.shutdown()
-        probe.destroy_node()
-        node.destroy_node()
     points = [m for m in arrays[-1].markers if m.ns == ms.NS_DETECTIONS]
     assert len(points) == 1 and points[0].type == Marker.POINTS
     assert points[0].id == ms.DETECTIONS_ID and points[0].header.frame_id == "odom"
