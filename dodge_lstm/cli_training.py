@@ -180,8 +180,10 @@ def cmd_dagger(args: argparse.Namespace) -> int:
             raise ValueError("--through-ros drives the ROS graph's own simulator; drop "
                              "--backend")
         if not sensing.is_truth:
-            raise ValueError("--through-ros takes truth sensing for now (the graph has no "
-                             "detector node yet); drop --sensing or run DAgger in the arena")
+            raise ValueError("--through-ros takes truth sensing for now (its rounds record "
+                             "and import ground-truth rows); drop --sensing, or run DAgger in "
+                             "the arena, or record `sim --sensing realistic --label expert "
+                             "--record` runs and import them with `dataset --from-detections`")
         return dagger_through_ros(args)
     if args.data is None:
         raise ValueError("--data is required (or --through-ros, which records its own)")
