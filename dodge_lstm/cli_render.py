@@ -4,12 +4,17 @@ PNG of a bag's markers topic."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dodge_lstm.cli_args import non_negative_float, output_file, positive_float
 from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
 from dodge_lstm.cli_spawn import add_spawn_args, spawn_config_from_args
+
+if TYPE_CHECKING:
+    from dodge_lstm.core.episode_trace import EpisodeTrace
 
 
 def add_render_command(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +51,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         return render_still(args)
     if args.view == "camera" and args.backend != "mujoco":
         raise ValueError("--view camera renders MuJoCo's scene: add --backend mujoco")
-    if args.bag is not None and (args.sensing != "truth" or args.noise_std is not None):
+    if args.bag is not None and not sensing_from_args(args)[0].is_truth:
         raise ValueError("--sensing applies to simulated episodes; a bag holds what was "
                          "recorded")
     if args.bag is not None and args.backend != "arena":
@@ -62,21 +67,27 @@ def cmd_render(args: argparse.Namespace) -> int:
         trace = trace_from_bag(args.bag, namespace=args.namespace)
         title = args.bag.name
     else:
-        from dodge_lstm.core.episode_trace import trace_episode
-        from dodge_lstm.runtime.learned_policy import make_policy
-
-        policy = make_policy(args.policy, seed=args.seed)
-        sensing, tracker = sensing_from_args(args)
-        trace = trace_episode(policy, args.seconds, args.seed,
-                              spawn_cfg=spawn_config_from_args(args),
-                              make_arena=factory_from_args(args), sensing=sensing,
-                              tracker=tracker)
-        title = policy.name if sensing.is_truth else f"{policy.name}, {args.sensing}"
+        trace, title = simulated_episode(args)
     out = render_gif(trace, args.out, title=title)
     _, hits, balls = trace.resolved[-1]
     print(f"wrote {out}: {len(trace)} frames, {balls} balls, {hits} hits in "
           f"{len(trace) * trace.dt:.1f} s")
     return 0
+
+
+def simulated_episode(args: argparse.Namespace, observe: Callable[[Any], None] | None = None
+                      ) -> tuple[EpisodeTrace, str]:
+    """The episode the flags describe (policy, seed, spawner, simulator, sensing), and its
+    title; `observe` sees the world after every step."""
+    from dodge_lstm.core.episode_trace import trace_episode
+    from dodge_lstm.runtime.learned_policy import make_policy
+
+    policy = make_policy(args.policy, seed=args.seed)
+    sensing, tracker = sensing_from_args(args)
+    trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=spawn_config_from_args(args),
+                          make_arena=factory_from_args(args), observe=observe, sensing=sensing,
+                          tracker=tracker)
+    return trace, policy.name if sensing.is_truth else f"{policy.name}, {args.sensing}"
 
 
 def render_camera(args: argparse.Namespace) -> int:
@@ -87,12 +98,9 @@ def render_camera(args: argparse.Namespace) -> int:
         raise ValueError(f"--view camera writes a GIF: --out must end in .gif, got {args.out}")
     if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"  # headless: before MuJoCo is first imported
-    from dodge_lstm.core.episode_trace import trace_episode
     from dodge_lstm.physics.mujoco_view import EpisodeCamera
-    from dodge_lstm.runtime.learned_policy import make_policy
     from dodge_lstm.viz.episode_gif import write_frames_gif
 
-    make_arena = factory_from_args(args)
     cameras: list[EpisodeCamera] = []
 
     def observe(arena) -> None:
@@ -100,11 +108,7 @@ def render_camera(args: argparse.Namespace) -> int:
             cameras.append(EpisodeCamera(arena))
         cameras[0](arena)
 
-    policy = make_policy(args.policy, seed=args.seed)
-    sensing, tracker = sensing_from_args(args)
-    trace = trace_episode(policy, args.seconds, args.seed, spawn_cfg=spawn_config_from_args(args),
-                          make_arena=make_arena, observe=observe, sensing=sensing,
-                          tracker=tracker)
+    trace, _ = simulated_episode(args, observe)
     cameras[0].close()
     out = write_frames_gif(cameras[0].frames, args.out)
     _, hits, balls = trace.resolved[-1]

@@ -42,7 +42,13 @@ def sensing_from_args(args: argparse.Namespace) -> tuple[SensorConfig, TrackerCo
     from dodge_lstm.core.sensing import sensor_config
     from dodge_lstm.core.tracking import TRACKERS
 
-    sensing = sensor_config(args.sensing, noise_std=args.noise_std,
-                            noise_per_m=args.noise_per_m, latency=args.latency, miss=args.miss,
-                            false_rate=args.false_rate, fov=args.fov, range=args.sensing_range)
-    return sensing, TRACKERS[args.tracker]
+    return sensor_config(args.sensing, **sensing_knobs(args)), TRACKERS[args.tracker]
+
+
+def sensing_knobs(args: argparse.Namespace) -> dict[str, float]:
+    """The knobs given on the command line, by `SensorConfig` field (the `ball_detector`
+    parameters `sim --sensing` sets)."""
+    given = {"noise_std": args.noise_std, "noise_per_m": args.noise_per_m,
+             "latency": args.latency, "miss": args.miss, "false_rate": args.false_rate,
+             "fov": args.fov, "range": args.sensing_range}
+    return {k: float(v) for k, v in given.items() if v is not None}

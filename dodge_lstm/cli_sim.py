@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dodge_lstm.cli_args import existing_file, positive_float, positive_int
 from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, finish_outcomes
-from dodge_lstm.cli_sensing import add_sensing_args
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_knobs
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 from dodge_lstm.core.config import SpawnConfig
 
@@ -40,14 +40,6 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
                       stamped=args.stamped, label=args.label or "", executor=args.executor,
                       sensing=args.sensing, sensing_knobs=sensing_knobs(args),
                       tracker="" if args.tracker == "cv" else args.tracker, progress=True)
-
-
-def sensing_knobs(args: argparse.Namespace) -> dict[str, float]:
-    """The sensing knobs given on the command line, as `ball_detector` parameters."""
-    given = {"noise_std": args.noise_std, "noise_per_m": args.noise_per_m,
-             "latency": args.latency, "miss": args.miss, "false_rate": args.false_rate,
-             "fov": args.fov, "range": args.sensing_range}
-    return {k: float(v) for k, v in given.items() if v is not None}
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

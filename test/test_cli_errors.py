@@ -51,6 +51,8 @@ def _one_line_error(err: str) -> str:
     (["eval", "--fov", "0"], "sensing fov must be in (0, 360], got 0.0"),
     (["dataset", "--bag", "b", "--sensing", "realistic", "--out", "d.npz"],
      "--sensing applies to arena recordings"),
+    (["render", "--bag", "b", "--miss", "0.2", "--out", "r.gif"],
+     "--sensing applies to simulated episodes"),
     (["dagger", "--through-ros", "--sensing", "realistic", "--out", "o"],
      "--through-ros takes truth sensing"),
     (["eval", "--sensing", "realistic", "--write-scores", "--policy",

@@ -164,6 +164,13 @@ class Arena:
     def close(self) -> None:
         """Free what the simulator holds (nothing here; MuJoCo's threads in `MujocoArena`)."""
 
+    def __enter__(self) -> Arena:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """`with make_arena(...) as arena:` closes it however the block ends."""
+        self.close()
+
     # -- dynamics ----------------------------------------------------------------------------
     def step(self, command: np.ndarray | float) -> Outcomes:
         """Advance one control period with `linear.x` commands `[B]`; returns resolved balls."""

@@ -201,27 +201,26 @@ def record_expert(
         for chunk, start in enumerate(range(0, episodes, batch)):
             stop = min(start + batch, episodes)
             chunk_seed = int(seeds[chunk].generate_state(1)[0])
-            arena = make_arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed)
-            view = perceive(arena, sensing, tracker, seed=chunk_seed)
-            mix_rng = np.random.default_rng(chunk_seed + 1)
-            if driver is not None:
-                driver.reset(view)
-            label = np.zeros(stop - start)
-            for t in range(ticks):
-                rows, _ = ball_features(view.robot_pos, view.robot_yaw, view.robot_vel,
-                                        view.ball_pos, view.ball_vel, view.alive,
-                                        view.ball_id, num_slots)
-                features[start:stop, t] = rows
-                commands[start:stop, t] = label
-                label = expert.act(arena)  # the true state, whatever the rows show
-                if driver is None:
-                    view.step(label)
-                else:
-                    executed = driver.act(view)
-                    use_expert = mix_rng.random(stop - start) < expert_share
-                    view.step(np.where(use_expert, label, executed))
-                bar.update(stop - start)
-            arena.close()
+            with make_arena(stop - start, arena_cfg, spawn_cfg, seed=chunk_seed) as arena:
+                view = perceive(arena, sensing, tracker, seed=chunk_seed)
+                mix_rng = np.random.default_rng(chunk_seed + 1)
+                if driver is not None:
+                    driver.reset(view)
+                label = np.zeros(stop - start)
+                for t in range(ticks):
+                    rows, _ = ball_features(view.robot_pos, view.robot_yaw, view.robot_vel,
+                                            view.ball_pos, view.ball_vel, view.alive,
+                                            view.ball_id, num_slots)
+                    features[start:stop, t] = rows
+                    commands[start:stop, t] = label
+                    label = expert.act(arena)  # the true state, whatever the rows show
+                    if driver is None:
+                        view.step(label)
+                    else:
+                        executed = driver.act(view)
+                        use_expert = mix_rng.random(stop - start) < expert_share
+                        view.step(np.where(use_expert, label, executed))
+                    bar.update(stop - start)
     meta = base_meta("arena-expert" if driver is None else "arena-dagger", num_slots, arena_cfg,
                      seed=seed, episodes=episodes, episode_s=episode_s,
                      targeting=spawn_cfg.targeting, num_balls=spawn_cfg.num_balls,

@@ -30,6 +30,11 @@ HISTORY_TICKS = 50
 """Robot poses kept for converting reports captured up to this many ticks ago (5 s)."""
 
 
+def control_tick(ns: int, period_ns: int) -> int:
+    """The control tick of a stamp (sim time: exact multiples of the period)."""
+    return math.floor(ns / period_ns + 0.5)
+
+
 def detection_positions(msg: Any) -> np.ndarray:
     """Ball centres `[D, 2]` of a PoseArray-shaped report; ValueError if any is not finite."""
     pos = np.array([[p.position.x, p.position.y] for p in msg.poses], dtype=float)
@@ -58,8 +63,8 @@ class DetectionRowBuilder:
         """Non-finite odometry or detections, and reports captured at no known robot pose."""
 
     def tick_of(self, ns: int) -> int:
-        """The control tick of a stamp (sim time: exact multiples of the period)."""
-        return math.floor(ns / self.period_ns + 0.5)
+        """The control tick of a stamp (`control_tick`)."""
+        return control_tick(ns, self.period_ns)
 
     def on_odom(self, msg: Any) -> bool:
         """Keep the robot's state at this tick; False (counted) if not finite."""

@@ -59,32 +59,31 @@ def trace_episode(policy: Policy, seconds: float, seed: int,
     `observe(arena)` sees the state after every step (a camera, for one). With `sensing` the
     policy drives on what the detector and tracker make of the balls (`core.perception`), and
     the trace keeps the reports and tracks too."""
-    arena = make_arena(1, arena_cfg, spawn_cfg, seed=seed)
-    view = perceive(arena, sensing, tracker, seed=seed)
-    policy.reset(view)
-    tr = EpisodeTrace(dt=arena.cfg.dt)
-    hits = balls = 0
-    for tick in range(round(seconds * arena.cfg.control_rate_hz)):
-        command = float(np.clip(policy.act(view)[0], -arena.cfg.speed_limit,
-                                arena.cfg.speed_limit))
-        out = view.step(command)
-        for i in range(len(out)):
-            balls += 1
-            if out.hit[i]:
-                hits += 1
-                tr.hits.append((tick, arena.robot_pos[0].copy()))
-        tr.robot.append(arena.robot_pos[0].copy())
-        tr.heading.append(arena.heading[0].copy())
-        tr.balls.append(np.where(arena.alive[0][:, None], arena.ball_pos[0], np.nan))
-        tr.threat.append(arena.threat[0].copy())
-        tr.resolved.append((tick, hits, balls))
-        tr.commands.append(command)
-        if isinstance(view, PerceivedArena):
-            det = view.last_detections
-            tr.detections.append(np.zeros((0, 2)) if det is None
-                                 else det.world()[0, det.mask[0]])
-            tr.tracks.append(view.ball_pos[0, view.alive[0]].copy())
-        if observe is not None:
-            observe(arena)
-    arena.close()
+    with make_arena(1, arena_cfg, spawn_cfg, seed=seed) as arena:
+        view = perceive(arena, sensing, tracker, seed=seed)
+        policy.reset(view)
+        tr = EpisodeTrace(dt=arena.cfg.dt)
+        hits = balls = 0
+        for tick in range(round(seconds * arena.cfg.control_rate_hz)):
+            command = float(np.clip(policy.act(view)[0], -arena.cfg.speed_limit,
+                                    arena.cfg.speed_limit))
+            out = view.step(command)
+            for i in range(len(out)):
+                balls += 1
+                if out.hit[i]:
+                    hits += 1
+                    tr.hits.append((tick, arena.robot_pos[0].copy()))
+            tr.robot.append(arena.robot_pos[0].copy())
+            tr.heading.append(arena.heading[0].copy())
+            tr.balls.append(np.where(arena.alive[0][:, None], arena.ball_pos[0], np.nan))
+            tr.threat.append(arena.threat[0].copy())
+            tr.resolved.append((tick, hits, balls))
+            tr.commands.append(command)
+            if isinstance(view, PerceivedArena):
+                det = view.last_detections
+                tr.detections.append(np.zeros((0, 2)) if det is None
+                                     else det.world()[0, det.mask[0]])
+                tr.tracks.append(view.ball_pos[0, view.alive[0]].copy())
+            if observe is not None:
+                observe(arena)
     return tr

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -157,15 +155,6 @@ class EvalResult:
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-@contextmanager
-def arena_closed(arena: Arena) -> Iterator[Arena]:
-    """`arena`, closed on the way out (a MuJoCo backend's threads end with the run)."""
-    try:
-        yield arena
-    finally:
-        arena.close()
-
-
 def evaluate(
     policy: Policy,
     balls: int,
@@ -196,7 +185,7 @@ def evaluate(
     max_ticks = int(50 * balls / arenas + 50 * arena.cfg.control_rate_hz)
     tally = ThreatTally()
     start = time.perf_counter()
-    with arena_closed(arena), tqdm(total=balls, disable=not progress, unit="ball",
+    with arena, tqdm(total=balls, disable=not progress, unit="ball",
                                    desc=policy.name) as bar:
         while tally.balls < balls:
             if arena.tick >= max_ticks:

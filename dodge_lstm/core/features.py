@@ -40,6 +40,15 @@ def to_robot_frame(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
     return np.stack([c * x + s * y, -s * x + c * y], axis=-1)
 
 
+def to_world_frame(vectors: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Rotate robot-frame vectors `[B, M, 2]` into the world frame (`to_robot_frame`'s
+    inverse; add the robot's position for points)."""
+    c = np.cos(yaw)[:, None]
+    s = np.sin(yaw)[:, None]
+    x, y = vectors[..., 0], vectors[..., 1]
+    return np.stack([c * x - s * y, s * x + c * y], axis=-1)
+
+
 def slot_order(rel_pos: np.ndarray, rel_vel: np.ndarray, mask: np.ndarray,
                ball_ids: np.ndarray) -> np.ndarray:
     """Indices `[B, M]` sorting balls into slots by signed time to closest approach (soonest

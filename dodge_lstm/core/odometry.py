@@ -29,7 +29,12 @@ def stamp_ns(msg: Any) -> int:
 
 def yaw_from_quaternion(q: Any) -> float:
     """Heading (rotation about z) of a quaternion with `x, y, z, w`."""
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+    return yaw_from_xyzw(q.x, q.y, q.z, q.w)
+
+
+def yaw_from_xyzw(x: float, y: float, z: float, w: float) -> float:
+    """Heading (rotation about z) of the quaternion `(x, y, z, w)`."""
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 def robot_state(msg: Any) -> tuple[np.ndarray, float, np.ndarray]:

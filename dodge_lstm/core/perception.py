@@ -59,14 +59,10 @@ class PerceivedArena:
         Nothing is captured here: the next `step` captures every row, as at any tick."""
         rows = np.asarray(rows, dtype=np.int64)
         self.arena.reset_rows(rows)
-        t = self.tracker
-        t.active[rows] = False
-        t.hits[rows] = t.misses[rows] = 0
-        t.track_id[rows] = -1
-        t.next_id[rows] = 0
-        for pending in self.sensor.pending:
-            pending.mask[rows] = False
-        self.ball_pos, self.ball_vel, self.alive, self.ball_id = t.states(self.arena.tick)
+        self.tracker.reset_rows(rows)
+        self.sensor.reset_rows(rows)
+        self.ball_pos, self.ball_vel, self.alive, self.ball_id = \
+            self.tracker.states(self.arena.tick)
 
     def update(self) -> None:
         """Detect the current true state, fuse what the sensor reports now, and expose the

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dodge_lstm.core.features import to_robot_frame
+from dodge_lstm.core.features import to_robot_frame, to_world_frame
 
 MAX_FALSE_PER_TICK = 4
 """False detections per arena and tick are Poisson(`false_rate`), capped here (at 0.05 per tick
@@ -114,9 +114,7 @@ class Detections:
 
     def world(self) -> np.ndarray:
         """Detections in the world frame `[B, D, 2]` (rotated and moved by the capture pose)."""
-        c, s = np.cos(self.robot_yaw)[:, None], np.sin(self.robot_yaw)[:, None]
-        x, y = self.pos[..., 0], self.pos[..., 1]
-        return np.stack([c * x - s * y, s * x + c * y], axis=-1) + self.robot_pos[:, None, :]
+        return to_world_frame(self.pos, self.robot_yaw) + self.robot_pos[:, None, :]
 
 
 class Sensor:
@@ -158,10 +156,10 @@ class Sensor:
         """Empty the latency pipe (a restart: reports resume `latency` after the next capture)."""
         self._queue.clear()
 
-    @property
-    def pending(self) -> tuple[Detections, ...]:
-        """Captures still in the latency pipe, oldest first."""
-        return tuple(self._queue)
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Arenas `rows` restarted: their captures still in the latency pipe report nothing."""
+        for pending in self._queue:
+            pending.mask[rows] = False
 
     def _in_fov(self, rel: np.ndarray) -> np.ndarray:
         if self.cfg.fov >= 360.0:

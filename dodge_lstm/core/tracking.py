@@ -83,6 +83,13 @@ class BallTrackerCV:
         self.track_id = np.full((batch, k), -1, dtype=np.int64)
         self.next_id = np.zeros(batch, dtype=np.int64)
 
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Arenas `rows` restarted: no tracks, ids from 0 again."""
+        self.active[rows] = False
+        self.hits[rows] = self.misses[rows] = 0
+        self.track_id[rows] = -1
+        self.next_id[rows] = 0
+
     def update(self, det: Detections) -> None:
         """Fuse one tick's detections (captured at `det.tick`)."""
         cfg = self.cfg

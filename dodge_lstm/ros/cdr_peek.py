@@ -20,6 +20,8 @@ import math
 import struct
 from typing import NamedTuple
 
+from dodge_lstm.core.odometry import yaw_from_xyzw
+
 ENCAPSULATION = {b"\x00\x01": "<", b"\x00\x00": ">"}
 PAYLOAD = 4
 ODOMETRY_FLOATS = 7 + 36 + 6 + 36
@@ -60,7 +62,5 @@ def peek_odometry(data: bytes) -> OdometryPeek | None:
         return None
     # A NaN or an infinity anywhere makes the sum one; so can an overflow of finite values,
     # which only sends a good message down the slow path (deserialized and checked there).
-    qx, qy, qz, qw = floats[3:7]
-    yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
     return OdometryPeek(sec * 1_000_000_000 + nanosec, child, math.isfinite(sum(floats)),
-                        floats[0], floats[1], yaw)
+                        floats[0], floats[1], yaw_from_xyzw(*floats[3:7]))

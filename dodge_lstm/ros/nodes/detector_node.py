@@ -14,6 +14,7 @@ overridable); `seed` seeds the noise.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from dodge_lstm.core.detection_rows import control_tick
 from dodge_lstm.core.feature_rows import BallTracker
 from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.core.sensing import PRESETS, Sensor
@@ -57,8 +59,9 @@ class BallDetector(Node):
         self.sensor = Sensor(1, self.cfg, 1.0 / rate, seed)
         self.balls = BallTracker(timeout)
         self.period_ns = round(1e9 / rate)
-        self.stamps: dict[int, Any] = {}
-        """Capture tick -> odom stamp, for the reports still in the latency pipe."""
+        self.stamps: deque[Any] = deque()
+        """The odom stamp of every capture still in the sensor's latency pipe, oldest first
+        (the pipe is first in, first out: one capture in and at most one out per tick)."""
         self.last_ns: int | None = None
         self.last_msg: PoseArray | None = None
         self.rejected = 0
@@ -97,21 +100,20 @@ class BallDetector(Node):
         drain(self.outcome_sub, self.on_outcome)
         pos, yaw, _ = robot_state(msg)
         bpos, _, alive, _ = self.balls.arrays(now)
-        tick = int(np.floor(now / self.period_ns + 0.5))
-        self.stamps[tick] = msg.header.stamp
-        det = self.sensor.step(tick, pos[None], np.array([yaw]), bpos, alive)
+        self.stamps.append(msg.header.stamp)
+        det = self.sensor.step(control_tick(now, self.period_ns), pos[None], np.array([yaw]),
+                               bpos, alive)
         out = PoseArray()
         out.header.frame_id = self.frame_id
         if det is None:
             out.header.stamp = msg.header.stamp  # nothing captured yet: an empty report
         else:
-            out.header.stamp = self.stamps.pop(det.tick, msg.header.stamp)
+            out.header.stamp = self.stamps.popleft()
             for x, y in det.pos[0, det.mask[0]]:
                 p = Pose()
                 p.position.x, p.position.y = float(x), float(y)
                 p.orientation.w = 1.0
                 out.poses.append(p)
-        self.stamps = {t: s for t, s in self.stamps.items() if t > tick - 100}
         self.last_ns, self.last_msg = now, out
         self.pub.publish(out)
 

@@ -18,7 +18,6 @@ have no `tf2_msgs`; then it says so once at start-up and everything stays in the
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -38,6 +37,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from dodge_lstm.core import marker_scene as scene
 from dodge_lstm.core.config import ArenaConfig
 from dodge_lstm.core.detection_rows import detection_positions
+from dodge_lstm.core.features import to_world_frame
 from dodge_lstm.core.odometry import robot_state, stamp_ns
 from dodge_lstm.ros.cdr_peek import peek_odometry
 from dodge_lstm.ros.messages import msg_to_outcome, quaternion_from_yaw
@@ -228,9 +228,7 @@ class DodgeMarkers(Node):
             self.unplaced_reports += 1
             return
         x, y, yaw = pose
-        c, s = math.cos(yaw), math.sin(yaw)
-        world = np.column_stack([x + c * pts[:, 0] - s * pts[:, 1],
-                                 y + s * pts[:, 0] + c * pts[:, 1]])
+        world = to_world_frame(pts[None], np.array([yaw]))[0] + (x, y)
         self.report = self.scene.detections(world)
 
     def on_outcome(self, msg: String) -> None:

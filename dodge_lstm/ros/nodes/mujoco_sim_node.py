@@ -18,6 +18,7 @@ from rclpy.executors import SingleThreadedExecutor
 
 from dodge_lstm.core.arena import Arena, Outcomes
 from dodge_lstm.core.config import SpawnConfig
+from dodge_lstm.core.features import to_robot_frame
 from dodge_lstm.physics.mjcf_world import BodyConfig
 from dodge_lstm.physics.mujoco_arena import MujocoArena
 from dodge_lstm.ros.node_main import run_node
@@ -51,9 +52,8 @@ class MujocoSim(DodgeSim):
         """Forward and sideways: a hit or a turn can slide the robot off its heading, and the
         policy's features (`core.odometry.robot_state`) take both."""
         a = self.arena
-        c, s = np.cos(a.robot_yaw[0]), np.sin(a.robot_yaw[0])
-        vx, vy = a.robot_vel[0]
-        return float(c * vx + s * vy), float(-s * vx + c * vy)
+        vx, vy = to_robot_frame(a.robot_vel[:1, None, :], a.robot_yaw[:1])[0, 0]
+        return float(vx), float(vy)
 
     def destroy_node(self) -> None:
         self.arena.close()
