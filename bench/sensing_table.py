@@ -1,11 +1,12 @@
 """Threat dodge rate of every baseline and shipped model under each sensing (issue 16).
 
 Rows: the expert on ground truth (the ceiling), the expert on raw detections (the newest
-detection, finite-difference velocity), the expert on the tracker (Hungarian association and a
-constant-velocity filter: the pipeline a robotics engineer builds first), and the shipped models
-on the tracker. Columns: `truth`, `realistic`, and position noise alone at 2, 5 and 10 cm. Same
-seed and scenario everywhere; each cell is `dodge-lstm eval --policy P --sensing S [--noise-std
-M] [--tracker raw|cv] --balls N --seed 7`. Prints a markdown table, writes JSON and a plot of
+detection, finite-difference velocity), the expert on each tracker (Hungarian association and a
+constant-velocity filter with fixed alpha-beta gains, `cv`, or a Kalman filter, `kf`: the
+pipeline a robotics engineer builds first), and the shipped models on the default tracker (`kf`).
+Columns: `truth`, `realistic`, and position noise alone at 2, 5 and 10 cm. Same seed and scenario
+everywhere; each cell is `dodge-lstm eval --policy P --sensing S [--noise-std M] [--tracker
+raw|cv|kf] --balls N --seed 7`. Prints a markdown table, writes JSON and a plot of
 threat dodge rate against noise.
 
     .venv/bin/python bench/sensing_table.py [--balls 2000] [--seed 7]
@@ -41,8 +42,9 @@ def rows() -> list[tuple[str, str, TrackerConfig]]:
               ("`lstm_t5_u15`", str(resolve_model("", 5, 15))),
               ("`lstm_t1_u32`", str(resolve_model("", 1, 32)))]
     return ([("expert, raw detections", "expert", TrackerConfig.raw()),
-             ("expert, tracker", "expert", TrackerConfig())]
-            + [(f"{label}, tracker", spec, TrackerConfig()) for label, spec in models])
+             ("expert, alpha-beta tracker (`cv`)", "expert", TrackerConfig.alpha_beta()),
+             ("expert, Kalman tracker (`kf`)", "expert", TrackerConfig())]
+            + [(f"{label}, `kf`", spec, TrackerConfig()) for label, spec in models])
 
 
 def main() -> None:

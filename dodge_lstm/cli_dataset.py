@@ -7,7 +7,12 @@ from pathlib import Path
 
 from dodge_lstm.cli_args import output_file, positive_float, positive_int
 from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
-from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
+from dodge_lstm.cli_sensing import (
+    add_sensing_args,
+    add_teacher_arg,
+    sensing_from_args,
+    tracker_choice,
+)
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 
@@ -38,6 +43,7 @@ def add_dataset_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=output_file, required=True, help="output .npz")
     add_spawn_args(p)
     add_sensing_args(p)  # rows through a detector, labels from the true state
+    add_teacher_arg(p)
     add_backend_arg(p)
     p.set_defaults(func=cmd_dataset)
 
@@ -52,6 +58,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     sensing, tracker = sensing_from_args(args)
     if args.bag is not None and not sensing.is_truth:
         raise ValueError("--sensing applies to arena recordings; a bag holds what was recorded")
+    if args.bag is not None and args.teacher != "truth":
+        raise ValueError("--teacher applies to arena recordings; a bag's labels are what its "
+                         "label topic recorded")
     make_arena = factory_from_args(args)
     if args.bag is not None and args.backend != "arena":
         raise ValueError("--backend applies to simulated recordings; a bag holds what was "
@@ -61,14 +70,15 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
         rec = recording_from_bags(args.bag, namespace=args.namespace, num_slots=args.slots,
                                   label_topic=args.label_topic or "cmd_vel",
-                                  detections=args.tracker if args.from_detections else None)
+                                  detections=tracker_choice(args) if args.from_detections
+                                  else None)
         print(f"labels from {rec.meta['label_topic']} (by {rec.meta['label_pairing']}, "
               f"{rec.meta['missing_labels']} rows without an answer)")
     else:
         rec = record_scenario(scenario_from_args(args), args.episodes, seed=args.seed,
                               episode_s=args.episode_seconds, num_slots=args.slots,
                               progress=True, sensing=sensing, tracker=tracker,
-                              make_arena=make_arena)
+                              make_arena=make_arena, teacher=args.teacher)
     if args.mirror:
         rec = rec.mirrored()
     path = rec.save(args.out)

@@ -54,6 +54,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--write-scores records the arena's rates; drop --backend")
     make_arena = factory_from_args(args)
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
+    sensing, tracker = sensing_from_args(args, getattr(policy, "tracker", ""))
     scenarios = [scenario_from_args(args, n) for n in args.scenario]  # all checked before running
     log = ball_log_for(args)
     if log is not None and (len(scenarios) > 1 or len(scenarios[0].components) > 1):

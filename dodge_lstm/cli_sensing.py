@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 def add_sensing_args(p: argparse.ArgumentParser) -> None:
     """The sensing preset, its knobs and the tracker."""
     from dodge_lstm.core.sensing import PRESETS
+    from dodge_lstm.core.tracking import DEFAULT_TRACKER, TRACKERS
 
     p.add_argument("--sensing", choices=tuple(PRESETS), default="truth",
                    help="what the policy sees: truth (the simulator's ball states, default) or "
@@ -32,17 +33,41 @@ def add_sensing_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fov", type=float, default=None, help="field of view [deg], (0, 360]")
     p.add_argument("--range", dest="sensing_range", type=float, default=None,
                    help="detection range [m]")
-    p.add_argument("--tracker", choices=("cv", "raw"), default="cv",
-                   help="cv: Hungarian association + constant-velocity filter (default); raw: "
-                        "the newest detection and a finite-difference velocity")
+    p.add_argument("--tracker", choices=tuple(TRACKERS), default=None,
+                   help=f"kf: Hungarian association + constant-velocity Kalman filter; cv: the "
+                        f"same with fixed alpha-beta gains; raw: the newest detection and a "
+                        f"finite-difference velocity (default: the one a model trained on "
+                        f"detections names in its metadata, else {DEFAULT_TRACKER})")
 
 
-def sensing_from_args(args: argparse.Namespace) -> tuple[SensorConfig, TrackerConfig]:
-    """The sensor and tracker the flags choose; ValueError (one line) for a bad knob."""
+def add_teacher_arg(p: argparse.ArgumentParser) -> None:
+    """`--teacher`: what the expert reads when it labels rows recorded through a detector."""
+    from dodge_lstm.core.teachers import TEACHERS
+
+    p.add_argument("--teacher", choices=TEACHERS, default="truth",
+                   help="with --sensing, what the labelling expert reads: truth (the true "
+                        "state, the privileged teacher; default), tracker (the tracked view "
+                        "the rows show) or truth-tiebreak (the truth's costs, ties broken by "
+                        "the tracked view's)")
+
+
+def sensing_from_args(args: argparse.Namespace, model_tracker: str = ""
+                      ) -> tuple[SensorConfig, TrackerConfig]:
+    """The sensor and tracker the flags choose; ValueError (one line) for a bad knob. Without
+    `--tracker`, the tracker a model was trained through (`model_tracker`, from its metadata:
+    the graph's rule, so a score is the deployed pipeline's), else the default."""
     from dodge_lstm.core.sensing import sensor_config
     from dodge_lstm.core.tracking import TRACKERS
 
-    return sensor_config(args.sensing, **sensing_knobs(args)), TRACKERS[args.tracker]
+    return sensor_config(args.sensing, **sensing_knobs(args)), \
+        TRACKERS[tracker_choice(args, model_tracker)]
+
+
+def tracker_choice(args: argparse.Namespace, model_tracker: str = "") -> str:
+    """`--tracker`, else the model's own, else the default tracker's name."""
+    from dodge_lstm.core.tracking import DEFAULT_TRACKER
+
+    return args.tracker or model_tracker or DEFAULT_TRACKER
 
 
 def sensing_knobs(args: argparse.Namespace) -> dict[str, float]:

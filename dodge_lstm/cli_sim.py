@@ -39,7 +39,7 @@ def sim_options(args: argparse.Namespace) -> SimOptions:
                       processes=args.processes, lockstep=args.lockstep, balls=args.balls,
                       stamped=args.stamped, label=args.label or "", executor=args.executor,
                       sensing=args.sensing, sensing_knobs=sensing_knobs(args),
-                      tracker="" if args.tracker == "cv" else args.tracker, progress=True)
+                      tracker=args.tracker or "", progress=True)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

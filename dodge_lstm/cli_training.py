@@ -18,7 +18,13 @@ from dodge_lstm.cli_args import (
     seed_list,
 )
 from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
-from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
+from dodge_lstm.cli_sensing import (
+    add_sensing_args,
+    add_teacher_arg,
+    sensing_from_args,
+    sensing_knobs,
+    tracker_choice,
+)
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 SWEEP_GRID = ("timesteps", "units", "seed")
@@ -165,6 +171,7 @@ def add_dagger_command(sub: argparse._SubParsersAction) -> None:
                    help="CPUs of the local Ray instance (default: all)")
     add_spawn_args(p)  # the DAgger episodes and the selection evaluation
     add_sensing_args(p)  # what the learner sees while it drives and is scored
+    add_teacher_arg(p)
     add_backend_arg(p)  # where it drives: the DAgger episodes and the selection evaluation
     p.set_defaults(func=cmd_dagger)
 
@@ -179,11 +186,10 @@ def cmd_dagger(args: argparse.Namespace) -> int:
         if args.backend != "arena":
             raise ValueError("--through-ros drives the ROS graph's own simulator; drop "
                              "--backend")
-        if not sensing.is_truth:
-            raise ValueError("--through-ros takes truth sensing for now (its rounds record "
-                             "and import ground-truth rows); drop --sensing, or run DAgger in "
-                             "the arena, or record `sim --sensing realistic --label expert "
-                             "--record` runs and import them with `dataset --from-detections`")
+        if args.teacher != "truth":
+            raise ValueError("--through-ros labels with the shadow expert, which reads the "
+                             "true balls/odom (--teacher truth); other teachers run in the "
+                             "arena")
         return dagger_through_ros(args)
     if args.data is None:
         raise ValueError("--data is required (or --through-ros, which records its own)")
@@ -191,6 +197,7 @@ def cmd_dagger(args: argparse.Namespace) -> int:
     common = {"rounds": args.rounds, "episodes": args.episodes,
               "scenarios": scenario_from_args(args), "start_model": args.start_model,
               "sensing": sensing, "tracker": tracker, "backend": args.backend,
+              "teacher": args.teacher,
               "randomize": args.randomize_physics}
     if args.seeds is not None or args.address is not None:
         from dodge_lstm.learning.dagger import run_dagger_seeds
@@ -213,13 +220,16 @@ def cmd_dagger(args: argparse.Namespace) -> int:
 
 def dagger_through_ros(args: argparse.Namespace) -> int:
     """`dagger --through-ros`: rounds through the node graph, recorded and imported as bags."""
-    from dodge_lstm.learning.ros_dagger import run_ros_dagger
+    from dodge_lstm.learning.ros_dagger import GraphSensing, run_ros_dagger
     from dodge_lstm.learning.train_config import train_config_from_args
 
+    sensing = GraphSensing(args.sensing, tuple(sensing_knobs(args).items()),
+                           tracker_choice(args))
     results = run_ros_dagger(out_dir=args.out, config=train_config_from_args(args),
                              rounds=args.rounds, minutes=args.minutes,
                              initial_minutes=args.initial_minutes, seed=args.seed,
-                             balls=args.eval_balls, compare_arena=args.compare_arena)
+                             balls=args.eval_balls, compare_arena=args.compare_arena,
+                             sensing=sensing)
     print(f"{'loop':<6} {'round':>5} {'minutes':>7} {'rows':>7}  threat dodge rate (seed 7)")
     for r in results:
         print(f"{r.loop:<6} {r.round:>5} {r.minutes:>7g} {r.dataset_rows:>7}  "

@@ -53,8 +53,10 @@ def _one_line_error(err: str) -> str:
      "--sensing applies to arena recordings"),
     (["render", "--bag", "b", "--miss", "0.2", "--out", "r.gif"],
      "--sensing applies to simulated episodes"),
-    (["dagger", "--through-ros", "--sensing", "realistic", "--out", "o"],
-     "--through-ros takes truth sensing"),
+    (["dagger", "--through-ros", "--sensing", "realistic", "--teacher", "tracker", "--out",
+      "o"], "--through-ros labels with the shadow expert"),
+    (["dataset", "--bag", "b", "--teacher", "tracker", "--out", "d.npz"],
+     "--teacher applies to arena recordings"),
     (["eval", "--sensing", "realistic", "--write-scores", "--policy",
       str(REPO / "models" / "default.tflite")], "--write-scores records truth-sensing rates"),
 ])

@@ -26,6 +26,7 @@ from dodge_lstm.core.features import ball_features, feature_names, mirror_fore_a
 from dodge_lstm.core.perception import perceive
 from dodge_lstm.core.scenarios import Scenario
 from dodge_lstm.core.sensing import SensorConfig, sensing_label
+from dodge_lstm.core.teachers import check_teacher, teacher_commands
 from dodge_lstm.core.tracking import TrackerConfig, tracker_name
 
 DATASET_FORMAT = "dodge_lstm.core.dataset/1"
@@ -173,6 +174,7 @@ def record_expert(
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
     make_arena: ArenaFactory = Arena,
+    teacher: str = "truth",
 ) -> Recording:
     """Expert-labelled episodes from `episodes` arenas (vectorized in chunks of `batch`).
 
@@ -183,10 +185,11 @@ def record_expert(
 
     With `sensing` (not `truth`) the rows, and the driver, see the balls through that detector
     and `tracker` (`core.perception`), while the expert labels from the true state: the
-    privileged teacher of "learning by cheating". A driverless run is then driven by the expert
-    on the true state too (its labels are the commands executed). `make_arena` picks the
-    simulator (`physics.backends`), recorded as `backend`.
+    privileged teacher of "learning by cheating" (`teacher`, `core.teachers`, picks another).
+    A driverless run is driven by the teacher (its labels are the commands executed).
+    `make_arena` picks the simulator (`physics.backends`), recorded as `backend`.
     """
+    check_teacher(teacher)
     arena_cfg = (arena_cfg or ArenaConfig()).validate()
     spawn_cfg = (spawn_cfg or SpawnConfig()).validate()
     expert = ExpertPolicy(expert_cfg)
@@ -213,7 +216,7 @@ def record_expert(
                                             view.ball_id, num_slots)
                     features[start:stop, t] = rows
                     commands[start:stop, t] = label
-                    label = expert.act(arena)  # the true state, whatever the rows show
+                    label = teacher_commands(expert, arena, view, teacher)
                     if driver is None:
                         view.step(label)
                     else:
@@ -227,7 +230,7 @@ def record_expert(
                      driver=None if driver is None else driver.name, expert_share=expert_share,
                      sensing=sensing_label(sensing or SensorConfig()),
                      tracker=None if view is arena else tracker_name(tracker),
-                     backend=arena.backend)
+                     teacher="truth" if view is arena else teacher, backend=arena.backend)
     return Recording(
         features=features.reshape(-1, f),
         commands=commands.reshape(-1),
@@ -248,6 +251,7 @@ def record_scenario(
     sensing: SensorConfig | None = None,
     tracker: TrackerConfig | None = None,
     make_arena: ArenaFactory = Arena,
+    teacher: str = "truth",
 ) -> Recording:
     """`record_expert` over a scenario: episodes spread evenly over its components (at least
     one each), each component seeded from `seed` and its index."""
@@ -255,7 +259,8 @@ def record_scenario(
     if len(parts) == 1:
         rec = record_expert(episodes, seed, episode_s, spawn_cfg=parts[0], num_slots=num_slots,
                             progress=progress, driver=driver, expert_share=expert_share,
-                            sensing=sensing, tracker=tracker, make_arena=make_arena)
+                            sensing=sensing, tracker=tracker, make_arena=make_arena,
+                            teacher=teacher)
         rec.meta["scenario"] = scenario.key  # with any overrides: what was recorded
         return rec
     shares = np.full(len(parts), max(1, episodes // len(parts)))
@@ -263,7 +268,7 @@ def record_scenario(
     seeds = np.random.SeedSequence(seed).generate_state(len(parts))
     recs = [record_expert(int(n), int(s), episode_s, spawn_cfg=cfg, num_slots=num_slots,
                           driver=driver, expert_share=expert_share, sensing=sensing,
-                          tracker=tracker, make_arena=make_arena)
+                          tracker=tracker, make_arena=make_arena, teacher=teacher)
             for cfg, n, s in tqdm(list(zip(parts, shares, seeds, strict=True)),
                                   disable=not progress, unit="setting", desc=scenario.name)]
     rec = Recording.concat(recs)

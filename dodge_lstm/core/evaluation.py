@@ -21,6 +21,7 @@ from dodge_lstm.core.config import ArenaConfig, SpawnConfig
 from dodge_lstm.core.perception import perceive
 from dodge_lstm.core.scenarios import Scenario
 from dodge_lstm.core.sensing import SensorConfig, sensing_label
+from dodge_lstm.core.tracking import tracker_name
 
 if TYPE_CHECKING:
     from dodge_lstm.core.tracking import TrackerConfig
@@ -118,6 +119,8 @@ class EvalResult:
     """What the policy saw of the balls (`core.sensing.sensing_label`)."""
     backend: str = "arena"
     """The simulator (`arena` or `mujoco`)."""
+    tracker: str | None = None
+    """The tracker between detector and policy (`core.tracking.tracker_name`); None on truth."""
     dodge_rate: float = field(init=False)
     threat_dodge_rate: float = field(init=False)
     threat_dodge_ci95: list[float] = field(init=False)
@@ -145,7 +148,8 @@ class EvalResult:
             ("threat hits", f"{self.threat_hits}"),
             ("threat dodge rate", f"{self.threat_dodge_rate:.2%}  (95% CI {lo:.2%} - {hi:.2%})"),
             ("scenario", self.scenario),
-            ("sensing", self.sensing),
+            ("sensing", self.sensing if self.tracker is None
+             else f"{self.sensing} (tracker {self.tracker})"),
             ("simulator", self.backend),
             ("targeting / balls", f"{self.targeting} / {self.num_balls}"),
             ("simulated", f"{self.sim_seconds:.0f} s in {self.arenas} arenas"),
@@ -207,6 +211,7 @@ def evaluate(
         seed=seed, targeting=arena.spawn_cfg.targeting, num_balls=arena.spawn_cfg.num_balls,
         arenas=arenas, sim_seconds=arena.time, wall_seconds=time.perf_counter() - start,
         sensing=sensing_label(sensing or SensorConfig()), backend=arena.backend,
+        tracker=None if view is arena else tracker_name(tracker),
     )
 
 
@@ -258,7 +263,7 @@ def evaluate_scenario(
         threat_balls=tally.threat_balls, threat_hits=tally.threat_hits, seed=seed,
         targeting="mixed", num_balls=max(c.num_balls for c in parts), arenas=arenas,
         sim_seconds=sim_s, wall_seconds=wall_s, scenario=scenario.key, sensing=part.sensing,
-        backend=part.backend,
+        backend=part.backend, tracker=part.tracker,
     )
 
 

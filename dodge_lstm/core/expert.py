@@ -67,6 +67,20 @@ def expert_command(
 ) -> np.ndarray:
     """Commands `[B]` from robot-frame ball positions `[B, M, 2]`, ball velocities (the balls'
     own, rotated into the robot frame) `[B, M, 2]`, visibility `[B, M]` and robot speed `[B]`."""
+    commands, cost = expert_costs(rel_pos, ball_vel, mask, robot_speed, arena, cfg)
+    return commands[np.argmin(cost, axis=1)]
+
+
+def expert_costs(
+    rel_pos: np.ndarray,
+    ball_vel: np.ndarray,
+    mask: np.ndarray,
+    robot_speed: np.ndarray,
+    arena: ArenaConfig | None = None,
+    cfg: ExpertConfig | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate commands `[C]` and each one's cost `[B, C]` (arguments as for
+    `expert_command`, which picks the cheapest); a teacher can weigh costs of two views."""
     arena = arena or ArenaConfig()
     cfg = cfg or ExpertConfig()
     vmax = arena.speed_limit
@@ -83,8 +97,7 @@ def expert_command(
     shortfall = cfg.clearance_cap - np.minimum(clearance, cfg.clearance_cap)
     cost = (shortfall / cfg.clearance_cap) ** 2 + cfg.contact_penalty * (clearance <= 0.0)
     cost = np.where(mask[:, None, :], cost, 0.0).sum(axis=-1)
-    cost = cost + cfg.effort_weight * (commands / vmax)[None, :] ** 2
-    return commands[np.argmin(cost, axis=1)]
+    return commands, cost + cfg.effort_weight * (commands / vmax)[None, :] ** 2
 
 
 class ExpertPolicy:
@@ -100,6 +113,11 @@ class ExpertPolicy:
 
     def act(self, arena) -> np.ndarray:
         """Commands `[B]` for the arena's current state."""
+        commands, cost = self.costs(arena)
+        return commands[np.argmin(cost, axis=1)]
+
+    def costs(self, arena) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate commands `[C]` and their costs `[B, C]` in the arena's current state."""
         rel = to_robot_frame(arena.ball_pos - arena.robot_pos[:, None, :], arena.robot_yaw)
         vel = to_robot_frame(arena.ball_vel, arena.robot_yaw)
-        return expert_command(rel, vel, arena.alive, arena.robot_speed, arena.cfg, self.cfg)
+        return expert_costs(rel, vel, arena.alive, arena.robot_speed, arena.cfg, self.cfg)

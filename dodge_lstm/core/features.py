@@ -168,7 +168,7 @@ class WindowSpec:
     """The model file it came from, for logs and diagnostics."""
     tracker: str = ""
     """How the model's training rows turned detections into ball states (`core.tracking`
-    TRACKERS: `cv` or `raw`); empty for a model trained on ground truth. A graph that senses
+    TRACKERS: `kf`, `cv` or `raw`); empty for a model trained on ground truth. A graph that senses
     builds the same pipeline."""
 
     def __post_init__(self) -> None:
@@ -176,8 +176,9 @@ class WindowSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"window spec {name} must be an integer >= 1, got {value!r}")
-        if self.tracker not in ("", "cv", "raw"):
-            raise ValueError(f"window spec tracker must be cv or raw, got {self.tracker!r}")
+        if self.tracker not in ("", "kf", "cv", "raw"):  # core.tracking.TRACKERS (no import
+            # here: tracking imports the sensor, which imports this module)
+            raise ValueError(f"window spec tracker must be kf, cv or raw, got {self.tracker!r}")
 
     @property
     def num_features(self) -> int:

@@ -77,7 +77,7 @@ class ArenaEpisodes:
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
                  backend: str = "arena", randomize_physics: float = 0.0,
-                 sensing: str | SensorConfig = "truth", tracker: str = "cv",
+                 sensing: str | SensorConfig = "truth", tracker: str = "kf",
                  **fields: Any) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -208,7 +208,7 @@ class DodgeBallEnv(gymnasium.Env[np.ndarray, np.ndarray]):
                  arena_cfg: ArenaConfig | None = None, spawn_cfg: SpawnConfig | None = None,
                  episode_seconds: float = 30.0, dodge_bonus: float = 0.1,
                  backend: str = "arena", randomize_physics: float = 0.0,
-                 sensing: str | SensorConfig = "truth", tracker: str = "cv",
+                 sensing: str | SensorConfig = "truth", tracker: str = "kf",
                  **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "

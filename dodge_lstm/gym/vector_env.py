@@ -40,7 +40,7 @@ class DodgeBallVectorEnv(VectorEnv):
                  spawn_cfg: SpawnConfig | None = None, episode_seconds: float = 30.0,
                  dodge_bonus: float = 0.1, backend: str = "arena",
                  randomize_physics: float = 0.0, sensing: str | SensorConfig = "truth",
-                 tracker: str = "cv", **fields: Any) -> None:
+                 tracker: str = "kf", **fields: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"render_mode must be None (render with dodge_lstm.viz), "
                              f"got {render_mode!r}")

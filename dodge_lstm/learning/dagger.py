@@ -74,6 +74,7 @@ def run_dagger(
     tracker: TrackerConfig | None = None,
     backend: str = "arena",
     randomize: float = 0.0,
+    teacher: str = "truth",
 ) -> list[RoundResult]:
     """Round 0 is behaviour cloning on `data`; rounds 1..`rounds` add DAgger episodes.
 
@@ -85,10 +86,10 @@ def run_dagger(
     `scenarios` does (default: the default scenario), with the data's ball slots.
     `dagger.json` records `config` in full as `train_config`. With `sensing` the learner
     drives, and is scored, on what that detector and `tracker` report, and the expert labels
-    from the true state (a privileged teacher); round 0's data should be recorded the same way
-    (`dataset --sensing`). `backend` is the simulator of the DAgger episodes and the
-    selection (`physics.backends`): `mujoco` runs DAgger in MuJoCo on arena data, with
-    `randomize` its physics randomised per world.
+    from the true state (a privileged teacher; `teacher`, `core.teachers`, picks another); round
+    0's data should be recorded the same way (`dataset --sensing --teacher`). `backend` is the
+    simulator of the DAgger episodes and the selection (`physics.backends`): `mujoco` runs
+    DAgger in MuJoCo on arena data, with `randomize` its physics randomised per world.
     """
     scenarios = scenarios or scenario("default")
     make_arena = arena_factory(backend, randomize)
@@ -106,7 +107,7 @@ def run_dagger(
             new = record_scenario(scenarios, episodes, seed=seed + 1000 * r, driver=driver,
                                   num_slots=num_slots, expert_share=expert_share,
                                   progress=progress, sensing=sensing, tracker=tracker,
-                                  make_arena=make_arena)
+                                  make_arena=make_arena, teacher=teacher)
             parts.append(new.mirrored() if parts[0].meta.get("mirrored") else new)
         agg = Recording.concat(parts)
         if r == 0 and start_model is not None:
@@ -132,7 +133,7 @@ def run_dagger(
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
                "scenario": scenarios.name, "start_model": str(start_model or ""),
-               "sensing": score.sensing, "backend": score.backend,
+               "sensing": score.sensing, "backend": score.backend, "teacher": teacher,
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:

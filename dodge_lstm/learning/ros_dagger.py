@@ -11,6 +11,13 @@ would run, so this module never imports rclpy.
 
 `compare_arena` runs arena DAgger from the same round-0 recording with the same simulated
 minutes per round, for the side-by-side table in the README.
+
+With `sensing` (a preset of `core.sensing.PRESETS` and knobs) every round runs the graph with
+`ball_detector` and records `balls/detections`: round 0 the expert drives on the truth while
+the detector reports (privileged demonstrations), later rounds the model drives on its tracked
+detections while the shadow expert keeps labelling from the true `balls/odom`. The bags are
+imported through the detections with `tracker` (`dataset --from-detections`), and every model
+is scored through the same sensing.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from dodge_lstm.core.dataset import Recording, record_expert
 from dodge_lstm.core.evaluation import REPORTED_SEED, SELECTION_SEED, EvalResult, evaluate
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.core.json_io import write_json
+from dodge_lstm.core.sensing import SensorConfig, sensing_label, sensor_config
+from dodge_lstm.core.tracking import DEFAULT_TRACKER, TRACKERS
 from dodge_lstm.learning.dagger import train_round
 from dodge_lstm.learning.train_config import TrainConfig
 from dodge_lstm.runtime.learned_policy import LearnedPolicy
@@ -59,13 +68,38 @@ class LoopRound:
     model: str
 
 
+@dataclass(frozen=True)
+class GraphSensing:
+    """What the graph's policy sees: a preset, its overridden knobs, and the tracker."""
+
+    preset: str = "truth"
+    knobs: tuple[tuple[str, float], ...] = ()
+    """`SensorConfig` fields and values, as `dodge-lstm sim` flags take them."""
+    tracker: str = DEFAULT_TRACKER
+
+    @property
+    def config(self) -> SensorConfig:
+        return sensor_config(self.preset, **dict(self.knobs))
+
+    def sim_args(self) -> list[str]:
+        """The `dodge-lstm sim` flags for it (none for truth)."""
+        if self.config.is_truth:
+            return []
+        args = ["--sensing", self.preset, "--tracker", self.tracker]
+        for name, value in self.knobs:  # noise_std -> --noise-std, as `sim` spells them
+            args += ["--" + name.replace("_", "-"), f"{value:g}"]
+        return args
+
+
 def record_graph(bag: Path, *, minutes: float, seed: int, model: Path | None,
-                 config: TrainConfig, lockstep: bool = True) -> tuple[Path, dict[str, Any]]:
+                 config: TrainConfig, lockstep: bool = True,
+                 sensing: GraphSensing | None = None) -> tuple[Path, dict[str, Any]]:
     """Run `dodge-lstm sim` for `minutes` simulated minutes and record it; returns the bag path
     and the run summary. Without `model` the expert drives; with one, the model drives and the
     expert labels in shadow. Raises RuntimeError with the graph's output on failure."""
     cmd = [sys.executable, "-m", "dodge_lstm.cli", "sim", "--duration", f"{minutes * 60.0:g}",
-           "--record", str(bag), "--seed", str(seed), "--json"]
+           "--record", str(bag), "--seed", str(seed), "--json",
+           *(sensing or GraphSensing()).sim_args()]
     if lockstep:
         cmd.append("--lockstep")
     if model is None:
@@ -95,10 +129,23 @@ def _train_round(parts: list[Recording], rdir: Path, config: TrainConfig,
     return model, res, int(agg.features.shape[0])
 
 
-def _score(model: Path, config: TrainConfig, balls: int) -> tuple[EvalResult, EvalResult]:
+def _score(model: Path, config: TrainConfig, balls: int,
+           sensing: GraphSensing) -> tuple[EvalResult, EvalResult]:
     policy = LearnedPolicy(model, timesteps=config.timesteps)
-    return (evaluate(policy, balls, seed=SELECTION_SEED, arenas=64),
-            evaluate(policy, balls, seed=REPORTED_SEED, arenas=64))
+    seen = {"sensing": sensing.config, "tracker": TRACKERS[sensing.tracker]}
+    return (evaluate(policy, balls, seed=SELECTION_SEED, arenas=64, **seen),
+            evaluate(policy, balls, seed=REPORTED_SEED, arenas=64, **seen))
+
+
+def _import_round(bag: Path, labelled: bool, sensing: GraphSensing) -> Recording:
+    """A round's bag as rows: ground-truth rows, or the detections through the tracker; labels
+    from the driver's `cmd_vel` (round 0, the expert drove) or the shadow expert's."""
+    senses = not sensing.config.is_truth
+    labels = {"label_topic": LABEL_TOPIC} if labelled else {}
+    rec = recording_from_bags([bag], detections=sensing.tracker if senses else None, **labels)
+    if senses:  # the bag knows only that rows came from detections; this run knows which
+        rec.meta["sensing"] = sensing_label(sensing.config)
+    return rec
 
 
 def run_ros_dagger(
@@ -113,10 +160,13 @@ def run_ros_dagger(
     compare_arena: bool = False,
     episode_s: float = 30.0,
     progress: bool = True,
+    sensing: GraphSensing | None = None,
 ) -> list[LoopRound]:
     """The ROS loop (and optionally the arena loop from the same start); writes
     `ros_dagger.json` with every round and returns them. Round r's graph seed is `seed + r`."""
     config.validate()
+    sensing = sensing or GraphSensing()
+    seen = {"sensing": sensing.config, "tracker": TRACKERS[sensing.tracker]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -133,14 +183,12 @@ def run_ros_dagger(
         t0 = time.perf_counter()
         span = initial_minutes if r == 0 else minutes
         bag, _ = record_graph(rdir / "bag", minutes=span, seed=seed + r, model=model,
-                              config=config)
+                              config=config, sensing=sensing)
         record_s = time.perf_counter() - t0
-        rec = recording_from_bags([bag]) if model is None else \
-            recording_from_bags([bag], label_topic=LABEL_TOPIC)
-        parts.append(rec)
+        parts.append(_import_round(bag, model is not None, sensing))
         total += span
         model, res, rows = _train_round(parts, rdir, config, progress)
-        sel, rep = _score(model, config, balls)
+        sel, rep = _score(model, config, balls, sensing)
         results.append(LoopRound("ros", r, total, rows, res.eval_loss, res.seconds, record_s,
                                  sel.threat_dodge_rate, rep.threat_dodge_rate,
                                  rep.threat_dodge_ci95, str(model)))
@@ -163,18 +211,18 @@ def run_ros_dagger(
             t0 = time.perf_counter()
             driver = LearnedPolicy(model, timesteps=config.timesteps)
             arena_parts.append(record_expert(episodes, seed=seed + 1000 * r,
-                                             episode_s=episode_s, driver=driver))
+                                             episode_s=episode_s, driver=driver, **seen))
             record_s = time.perf_counter() - t0
             total += episodes * episode_s / 60.0
             model, res, rows = _train_round(arena_parts, rdir, config, progress)
-            sel, rep = _score(model, config, balls)
+            sel, rep = _score(model, config, balls, sensing)
             results.append(LoopRound("arena", r, total, rows, res.eval_loss, res.seconds,
                                      record_s, sel.threat_dodge_rate, rep.threat_dodge_rate,
                                      rep.threat_dodge_ci95, str(model)))
             log(f"arena round {r}: {total:g} min, {rows} rows, threat dodge "
                 f"{rep.threat_dodge_rate:.1%} (selection {sel.threat_dodge_rate:.1%})")
 
-    expert = evaluate(ExpertPolicy(), balls, seed=REPORTED_SEED, arenas=64)
+    expert = evaluate(ExpertPolicy(), balls, seed=REPORTED_SEED, arenas=64, **seen)
     rows = [asdict(x) for x in results]
     plot_dagger_curves(out_dir / "dagger_curves.png", rows, expert.threat_dodge_rate)
     write_json(out_dir / "ros_dagger.json", {
@@ -182,6 +230,8 @@ def run_ros_dagger(
         "initial_minutes": initial_minutes, "seed": seed, "balls": balls,
         "selection_seed": SELECTION_SEED, "report_seed": REPORTED_SEED,
         "expert_threat_dodge_rate": expert.threat_dodge_rate,
+        "sensing": sensing_label(sensing.config),
+        "tracker": None if sensing.config.is_truth else sensing.tracker,
         "train_config": asdict(config)})
     return results
 

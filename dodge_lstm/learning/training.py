@@ -265,6 +265,7 @@ def train_dataset(
         # What the rows saw of the balls (core.sensing): a graph must feed the model the same.
         "sensing": rec.meta.get("sensing", "truth"),
         "tracker": rec.meta.get("tracker"),
+        "teacher": rec.meta.get("teacher", "truth"),
         "split_groups": split.groups,
         "train_windows": int(tr.sum()),
         "eval_windows": int(ev.sum()),

@@ -23,6 +23,9 @@ class LearnedPolicy(WindowPolicy):
         self.model = TFLitePolicy(model, timesteps=timesteps)
         super().__init__(self.model, timesteps=self.model.timesteps,
                          num_slots=self.model.num_features // 4, name=Path(model).name)
+        self.tracker = str(self.model.metadata.get("tracker") or "")
+        """The tracker its training rows came through (`core.tracking.TRACKERS`); empty for a
+        model trained on ground truth."""
 
 
 def make_policy(spec: str, seed: int = 0, timesteps: int | None = None) -> Policy:

@@ -58,7 +58,7 @@ def report(det, now_tick: int, dt: float) -> Msg:
               poses=[Msg(position=Msg(x=float(x), y=float(y), z=0.0)) for x, y in pts])
 
 
-@pytest.mark.parametrize("tracker", ["cv", "raw"])
+@pytest.mark.parametrize("tracker", ["kf", "cv", "raw"])
 def test_rows_from_reports_are_the_perceived_arenas_rows(tracker):
     seed, ticks = 5, 400
     sensing = PRESETS["realistic"]

@@ -277,12 +277,12 @@ def test_sweep_sensing_reaches_every_evaluation(tmp_path: Path, monkeypatch) -> 
     assert seen["sensing"] == PRESETS["realistic"] and seen["tracker"] == TRACKERS["raw"]
 
     realistic, balls = PRESETS["realistic"], 300
-    base = evaluate_baselines(balls, 7, SCENARIOS["default"], realistic, TRACKERS["cv"])
+    base = evaluate_baselines(balls, 7, SCENARIOS["default"], realistic, TRACKERS["kf"])
     want = evaluate(make_policy("expert"), balls, seed=7, sensing=realistic)
     assert base["expert"]["threat_dodge_rate"] == want.threat_dodge_rate < 1.0
     assert base["expert"]["sensing"] == "realistic"
     row = {"error": None, "tflite": str(default_model())}
-    got = report_eval(row, balls, 7, SCENARIOS["default"], realistic, TRACKERS["cv"])
+    got = report_eval(row, balls, 7, SCENARIOS["default"], realistic, TRACKERS["kf"])
     sensed = evaluate(LearnedPolicy(default_model()), balls, seed=7, sensing=realistic)
     truth = evaluate(LearnedPolicy(default_model()), balls, seed=7)
     assert got["threat_dodge_rate"] == sensed.threat_dodge_rate != truth.threat_dodge_rate

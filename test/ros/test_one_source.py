@@ -185,6 +185,12 @@ def test_sensing_puts_the_detector_before_the_feature_node():
     assert "balls/detections" in sensed["dodge_recorder"].overrides["topics"]
     names = [s.name for s in graph_nodes(cli(["--sensing", "realistic"]))]
     assert names.index("ball_detector") < names.index("ball_features")
+    # The expert drives on the truth with the detector reporting: privileged demonstrations.
+    taught = {s.name: s for s in graph_nodes(cli(
+        ["--policy", "expert", "--sensing", "realistic", "--record", BAG]))}
+    assert taught["ball_detector"].overrides == {"sensing": "realistic"}
+    assert "ball_features" not in taught and "expert_driver" in taught
+    assert "balls/detections" in taught["dodge_recorder"].overrides["topics"]
 
 
 @pytest.mark.parametrize(("given", "argv", "message"), [
@@ -193,7 +199,7 @@ def test_sensing_puts_the_detector_before_the_feature_node():
      "needs policy lstm"),
     ({"policy": "teleop", "lockstep": "true"}, ["--policy", "teleop", "--lockstep"],
      "lockstep needs a driver"),
-    ({"policy": "expert", "sensing": "realistic"}, ["--policy", "expert", "--sensing",
+    ({"policy": "teleop", "sensing": "realistic"}, ["--policy", "teleop", "--sensing",
                                                     "realistic"], "needs policy lstm"),
 ])
 def test_both_entry_points_refuse_the_same_choices_with_the_same_words(given, argv, message):

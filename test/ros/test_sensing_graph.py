@@ -128,7 +128,7 @@ def test_the_lockstep_graph_with_realistic_sensing_scores_like_eval():
 
 def test_a_bag_recorded_with_detections_gives_the_rows_the_policy_was_sent(tmp_path):
     """Record a sensing run (detections, the shadow expert's labels and `dodge/window`), import
-    it with `detections="cv"`: the rows are the last rows of the windows the feature node sent,
+    it with `detections="kf"`: the rows are the last rows of the windows the feature node sent,
     in order, and the labels pair with them by stamp."""
     params = yaml.safe_load(default_params_file().read_text())
     rec_params = params["dodge_recorder"]["ros__parameters"]
@@ -139,8 +139,8 @@ def test_a_bag_recorded_with_detections_gives_the_rows_the_policy_was_sent(tmp_p
     summary = sensing_run(60, label="expert", record=str(bag), params_file=str(path))
     assert summary["bag"]["topics"]["/balls/detections"]["written"] > 300
 
-    rec = recording_from_bags([bag], label_topic=LABEL_TOPIC, num_slots=4, detections="cv")
-    assert rec.meta["sensing"] == "detections" and rec.meta["tracker"] == "cv"
+    rec = recording_from_bags([bag], label_topic=LABEL_TOPIC, num_slots=4, detections="kf")
+    assert rec.meta["sensing"] == "detections" and rec.meta["tracker"] == "kf"
     assert rec.meta["label_pairing"] == "stamp" and rec.meta["missing_labels"] <= 2
     windows = [np.asarray(m.data, np.float32).reshape(5, 16)
                for _t, _ty, _r, m in read_messages(bag, topics=["/dodge/window"])]

@@ -98,6 +98,14 @@ def spawn_settings(params_file: Path) -> dict[str, Any]:
     return {k: v for k, v in node_parameters(params_file, "ball_spawner").items() if k in names}
 
 
+def detector_node(opts: SimOptions) -> NodeSpec:
+    """`ball_detector` with the run's sensing and knobs, seeded as the run's balls."""
+    detector: dict[str, Any] = {"sensing": opts.sensing, **opts.sensing_knobs}
+    if opts.seed is not None:
+        detector["seed"] = int(opts.seed)
+    return NodeSpec("ball_detector", "ball_detector", detector)
+
+
 def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
     """The nodes `opts` asks for, in start order, with their overrides.
 
@@ -133,17 +141,15 @@ def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
                 policy[name] = int(value)
         features: dict[str, Any] = {}
         if opts.senses:
-            # The detector between the world and the feature node, seeded as the run's balls.
-            detector: dict[str, Any] = {"sensing": opts.sensing, **opts.sensing_knobs}
-            if opts.seed is not None:
-                detector["seed"] = int(opts.seed)
-            nodes.append(NodeSpec("ball_detector", "ball_detector", detector))
+            nodes.append(detector_node(opts))
             features["input"] = "detections"
             if opts.tracker:
                 features["tracker"] = opts.tracker
         nodes += [NodeSpec("ball_features", "ball_features", features),
                   NodeSpec("dodge_policy", "dodge_policy", policy, lifecycle=True)]
     elif opts.policy == "expert":
+        if opts.senses:  # the privileged teacher: it drives on the truth, the detector reports
+            nodes.append(detector_node(opts))
         nodes.append(NodeSpec("expert_driver", "expert_driver",
                               {**sim_time, "stamped": opts.stamped}))
     if opts.label:

@@ -57,8 +57,10 @@ SIM_ARGUMENTS = (
                    SIMULATORS),
     LaunchArgument("sensing", "truth", "What the policy sees of the balls: truth (the "
                    "simulator's balls/odom) or realistic (ball_detector: 5 cm noise, 0.1 s "
-                   "late, 10% missed, clutter; the feature node tracks the detections; knobs "
-                   "in the ball_detector section of the parameters file)", SENSING_PRESETS),
+                   "late, 10% missed, clutter; the feature node tracks the detections; with "
+                   "policy:=expert the expert drives on the truth while the detections are "
+                   "recorded; knobs in the ball_detector section of the parameters file)",
+                   SENSING_PRESETS),
     LaunchArgument("lockstep", "false", "The simulator steps only when the driver has "
                    "answered: as fast as the graph can go", BOOL),
     LaunchArgument("spawner", "", "Who throws the balls: node (ball_spawner) or sim (the "

@@ -71,8 +71,8 @@ class SimOptions:
     sensing_knobs: dict[str, float] = field(default_factory=dict)
     """`SensorConfig` fields overriding the preset's (`--noise-std`, ...)."""
     tracker: str = ""
-    """The feature node's tracker for a model trained on ground truth (`cv` or `raw`; empty:
-    the parameters file's); a model trained on detections brings its own."""
+    """The feature node's tracker for a model trained on ground truth (`kf`, `cv` or `raw`;
+    empty: the parameters file's); a model trained on detections brings its own."""
 
     @property
     def senses(self) -> bool:
@@ -154,9 +154,10 @@ def check_sensing(opts: SimOptions) -> None:
     if opts.sensing not in PRESETS:
         raise ValueError(f"sensing must be one of {', '.join(PRESETS)}, got {opts.sensing!r}")
     sensor_config(opts.sensing, **opts.sensing_knobs)  # a bad knob: its own one-line error
-    if opts.senses and opts.policy != "lstm":
+    if opts.senses and opts.policy == "teleop":
         raise ValueError(f"sensing {opts.sensing} needs policy lstm (the feature node tracks "
-                         f"the detections; the expert driver reads ground truth)")
+                         f"the detections) or expert (it drives on ground truth while the "
+                         f"detector reports: the privileged teacher's demonstrations)")
 
 
 def check_label(opts: SimOptions) -> None:

@@ -30,7 +30,7 @@ from dodge_lstm.core.detection_rows import DetectionRowBuilder
 from dodge_lstm.core.feature_rows import FeatureRowBuilder
 from dodge_lstm.core.features import FeatureWindow, WindowSpec
 from dodge_lstm.core.odometry import stamp_ns
-from dodge_lstm.core.tracking import TRACKERS
+from dodge_lstm.core.tracking import DEFAULT_TRACKER, TRACKERS
 from dodge_lstm.ros.delivered import drain
 from dodge_lstm.ros.messages import msg_to_outcome, msg_to_spec, window_to_msg
 from dodge_lstm.ros.node_main import run_node
@@ -51,11 +51,12 @@ class BallFeatures(Node):
         self.input = declare(self, "input", "balls", "Where balls come from: balls (the "
                              "simulator's balls/odom, ground truth) or detections "
                              "(balls/detections through a tracker)")
-        self.default_tracker = declare(self, "tracker", "cv", "With input detections, for a "
-                                       "model trained on ground truth: cv (association + "
-                                       "constant-velocity filter) or raw (newest detection, "
-                                       "finite-difference velocity); a model trained on "
-                                       "detections brings its own (window spec)")
+        self.default_tracker = declare(self, "tracker", DEFAULT_TRACKER, "With input "
+                                       "detections, for a model trained on ground truth: kf "
+                                       "(association + constant-velocity Kalman filter), cv "
+                                       "(the same, fixed alpha-beta gains) or raw (newest "
+                                       "detection, finite-difference velocity); a model "
+                                       "trained on detections brings its own (window spec)")
         if self.input not in ("balls", "detections"):
             raise ValueError(f"input must be balls or detections, got {self.input!r}")
         if self.default_tracker not in TRACKERS:
