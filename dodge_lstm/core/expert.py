@@ -57,14 +57,9 @@ def robot_track(v0: np.ndarray, commands: np.ndarray, times: np.ndarray,
     return ramp + u * np.maximum(t - t_ramp, 0.0)
 
 
-def expert_command(
-    rel_pos: np.ndarray,
-    ball_vel: np.ndarray,
-    mask: np.ndarray,
-    robot_speed: np.ndarray,
-    arena: ArenaConfig | None = None,
-    cfg: ExpertConfig | None = None,
-) -> np.ndarray:
+def expert_command(rel_pos: np.ndarray, ball_vel: np.ndarray, mask: np.ndarray,
+                   robot_speed: np.ndarray, arena: ArenaConfig | None = None,
+                   cfg: ExpertConfig | None = None) -> np.ndarray:
     """Commands `[B]` from robot-frame ball positions `[B, M, 2]`, ball velocities (the balls'
     own, rotated into the robot frame) `[B, M, 2]`, visibility `[B, M]` and robot speed `[B]`."""
     commands, cost = expert_costs(rel_pos, ball_vel, mask, robot_speed, arena, cfg)

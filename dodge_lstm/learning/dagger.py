@@ -133,7 +133,8 @@ def run_dagger(
     summary = {"best_round": best.round, "rounds": [asdict(x) for x in results],
                "selection_seed": SELECTION_SEED, "episodes_per_round": episodes, "seed": seed,
                "scenario": scenarios.name, "start_model": str(start_model or ""),
-               "sensing": score.sensing, "backend": score.backend, "teacher": teacher,
+               "sensing": score.sensing, "tracker": score.tracker, "teacher": teacher,
+               "backend": score.backend,
                "train_config": asdict(config)}
     write_json(out_dir / "dagger.json", summary)
     if export is not None:

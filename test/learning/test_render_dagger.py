@@ -12,7 +12,7 @@ from PIL import Image
 
 from dodge_lstm.cli import main as cli_main
 from dodge_lstm.core.baselines import StationaryPolicy
-from dodge_lstm.core.dataset import record_expert
+from dodge_lstm.core.dataset import Recording, record_expert
 from dodge_lstm.core.episode_trace import trace_episode
 from dodge_lstm.core.expert import ExpertPolicy
 from dodge_lstm.viz.episode_gif import render_gif
@@ -165,3 +165,26 @@ def test_dagger_continues_from_a_start_model(tmp_path):
     assert r1["dataset_rows"] > r0["dataset_rows"] and (out / "round_1" / "model.tflite").exists()
     assert cli_main(["dagger", "--data", str(data), "--start-model", str(start), "--rounds",
                      "1", "--timesteps", "5", "--out", str(tmp_path / "bad")]) == 2
+
+
+@pytest.mark.tensorflow
+def test_dagger_rounds_are_labelled_by_the_chosen_teacher(tmp_path):
+    """`dagger --sensing realistic --teacher tracker`: every DAgger round is recorded with that
+    teacher, and the model and `dagger.json` say so. Plausible bug: the flag reaches round 0's
+    data only, so later rounds are labelled by the truth behind the user's back."""
+    pytest.importorskip("tensorflow")
+    from dodge_lstm.core.sensing import PRESETS
+
+    data = record_expert(6, seed=1, episode_s=6.0, sensing=PRESETS["realistic"],
+                         teacher="tracker").save(tmp_path / "d.npz")
+    out = tmp_path / "dg"
+    assert cli_main(["dagger", "--data", str(data), "--rounds", "1", "--episodes", "4",
+                     "--timesteps", "3", "--units", "4", "--epochs", "1", "--sensing",
+                     "realistic", "--teacher", "tracker", "--out", str(out)]) == 0
+    parts = Recording.load(out / "round_1" / "data.npz").meta["parts"]
+    assert [p["teacher"] for p in parts] == ["tracker", "tracker"]
+    assert [p["driver"] for p in parts][1] is not None  # the learner drove round 1
+    meta = json.loads((out / "round_1" / "model.json").read_text())
+    assert (meta["teacher"], meta["tracker"], meta["sensing"]) == ("tracker", "kf", "realistic")
+    summary = json.loads((out / "dagger.json").read_text())
+    assert (summary["teacher"], summary["tracker"]) == ("tracker", "kf")
