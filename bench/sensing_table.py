@@ -3,7 +3,8 @@
 Rows: the expert on ground truth (the ceiling), the expert on raw detections (the newest
 detection, finite-difference velocity), the expert on each tracker (Hungarian association and a
 constant-velocity filter with fixed alpha-beta gains, `cv`, or a Kalman filter, `kf`: the
-pipeline a robotics engineer builds first), and the shipped models on the default tracker (`kf`).
+pipeline a robotics engineer builds first), and the shipped models on the default tracker (`kf`):
+the one trained on detections (`default_sensing.tflite`) and those trained on exact states.
 Columns: `truth`, `realistic`, and position noise alone at 2, 5 and 10 cm. Same seed and scenario
 everywhere; each cell is `dodge-lstm eval --policy P --sensing S [--noise-std M] [--tracker
 raw|cv|kf] --balls N --seed 7`. Prints a markdown table, writes JSON and a plot of
@@ -38,7 +39,8 @@ NOISE_M = {"truth": 0.0, "σ 2 cm": 0.02, "σ 5 cm": 0.05, "σ 10 cm": 0.10}
 
 def rows() -> list[tuple[str, str, TrackerConfig]]:
     """(label, policy spec, tracker) per row; on `truth` the tracker is not used."""
-    models = [("`default.tflite`", str(resolve_model("", None, None))),
+    models = [("`default_sensing.tflite`", str(resolve_model("", detections=True))),
+              ("`default.tflite`", str(resolve_model("", None, None))),
               ("`lstm_t5_u15`", str(resolve_model("", 5, 15))),
               ("`lstm_t1_u32`", str(resolve_model("", 1, 32)))]
     return ([("expert, raw detections", "expert", TrackerConfig.raw()),

@@ -46,25 +46,34 @@ scenario mixture with four ball slots (its metadata says how), so it holds up of
 setting; the `lstm_t<N>_u<U>` grid models are the 2020 study's two-slot configurations."""
 
 
+SENSING_MODEL = "default_sensing.tflite"
+"""The model a graph runs instead of `DEFAULT_MODEL` when its rows come from a detector
+(`sensing` not `truth`): the default model's shape, trained by privileged-teacher DAgger on rows
+through the `realistic` detector and its metadata's tracker (issue 16)."""
+
+
 def model_for(timesteps: int, units: int, directory: Path | None = None) -> Path:
     """Path of the grid model named by its hyperparameters (it may not exist)."""
     return (directory or models_dir()) / f"lstm_t{timesteps}_u{units}.tflite"
 
 
-def default_model(directory: Path | None = None) -> Path:
-    """Path of the default model (see `DEFAULT_MODEL`)."""
-    return (directory or models_dir()) / DEFAULT_MODEL
+def default_model(directory: Path | None = None, detections: bool = False) -> Path:
+    """Path of the default model (see `DEFAULT_MODEL`), or with `detections` the one trained
+    on a detector's rows (`SENSING_MODEL`)."""
+    return (directory or models_dir()) / (SENSING_MODEL if detections else DEFAULT_MODEL)
 
 
 def resolve_model(model: str = "", timesteps: int | None = None,
-                  units: int | None = None, directory: Path | None = None) -> Path:
+                  units: int | None = None, directory: Path | None = None,
+                  detections: bool = False) -> Path:
     """The model a run uses: `model` if given; else the grid model of `timesteps` and `units`
-    if either is given (the other from the 2020 pick, 5 and 15); else the default model.
-    `dodge-lstm sim`, the launch files and the policy node all choose through here."""
+    if either is given (the other from the 2020 pick, 5 and 15); else the default model, the
+    sensing-trained one if the rows come from `detections`. `dodge-lstm sim`, `eval`, the
+    launch files and the policy node all choose through here."""
     if model:
         return Path(model)
     if timesteps is None and units is None:
-        return default_model(directory)
+        return default_model(directory, detections)
     return model_for(5 if timesteps is None else timesteps, 15 if units is None else units,
                      directory)
 

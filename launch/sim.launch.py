@@ -13,7 +13,8 @@ this run, keyed by its exact name.
 
 Which model: `model:=PATH` if given; else `timesteps`/`units` pick the 2020 grid's two-slot
 `models/lstm_t<N>_u<U>.tflite` (either one given, the other defaults to 5 or 15); neither picks
-`models/default.tflite`. The policy node makes that choice when it configures, and announces the
+`models/default.tflite`, or `models/default_sensing.tflite` (trained on detections) when
+`sensing` is not truth. The policy node makes that choice when it configures, and announces the
 window its model takes on `dodge/window_spec`; the feature node cuts windows of that shape.
 
 With policy:=lstm the policy runs as a lifecycle node that this file configures and then

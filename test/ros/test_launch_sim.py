@@ -1,8 +1,9 @@
 """launch_testing: `sim.launch.py` drives the robot with the chosen model's answers.
 
 Five launches: the default arguments (the four-slot default model), two 2020 grid pairs of
-other window lengths, the default model on the MuJoCo simulator (`sim:=mujoco`) and seeing the
-balls through the detector and tracker (`sensing:=realistic`). For each,
+other window lengths, the default model on the MuJoCo simulator (`sim:=mujoco`) and the model
+trained on detections seeing the balls through the detector and tracker (`sensing:=realistic`:
+its answers must match `default_sensing.tflite`'s, so the launch picked that model). For each,
 every window the feature node sends has the shape the model takes, no window is rejected, and
 the commands on `cmd_vel` are the model's own answers to those windows, non-zero while balls
 come (the bug this catches: a default launch that published
@@ -96,8 +97,9 @@ class TestSimGraph(unittest.TestCase):
         from dodge_lstm.runtime.tflite_policy import TFLitePolicy
 
         timesteps, units = launch_args.get("timesteps"), launch_args.get("units")
-        model = TFLitePolicy(resolve_model("", int(timesteps) if timesteps else None,
-                                           int(units) if units else None))
+        model = TFLitePolicy(resolve_model(
+            "", int(timesteps) if timesteps else None, int(units) if units else None,
+            detections=launch_args.get("sensing", "truth") != "truth"))
         shape = (model.timesteps, model.num_features)
         answers: list[float] = []
         shapes: set[tuple[int, ...]] = set()

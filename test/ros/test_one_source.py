@@ -29,7 +29,7 @@ from std_msgs.msg import Float32MultiArray
 
 from dodge_lstm.cli import build_parser
 from dodge_lstm.cli_sim import sim_options
-from dodge_lstm.resources import default_params_file
+from dodge_lstm.resources import default_model, default_params_file
 from dodge_lstm.ros.bringup.graph import in_process_nodes
 from dodge_lstm.ros.bringup.graph_nodes import EXECUTABLES, graph_nodes
 from dodge_lstm.ros.bringup.launch_arguments import (
@@ -182,6 +182,11 @@ def test_sensing_puts_the_detector_before_the_feature_node():
     assert sensed["ball_detector"].overrides == {"sensing": "realistic", "noise_std": 0.1,
                                                  "seed": 5}
     assert sensed["ball_features"].overrides == {"input": "detections", "tracker": "raw"}
+    # The policy node picks the sensing-trained model by the same `input`.
+    assert sensed["dodge_policy"].overrides["input"] == "detections"
+    assert "input" not in plain["dodge_policy"].overrides
+    assert cli(["--sensing", "realistic"]).model_path == default_model(detections=True)
+    assert cli(["--sensing", "realistic", "--model", "m.tflite"]).model_path.name == "m.tflite"
     assert "balls/detections" in sensed["dodge_recorder"].overrides["topics"]
     names = [s.name for s in graph_nodes(cli(["--sensing", "realistic"]))]
     assert names.index("ball_detector") < names.index("ball_features")

@@ -57,3 +57,23 @@ def test_the_default_model_has_four_slots_and_is_what_the_node_runs(ros_context)
     state, model = configure(ros_context, {"model": str(default_model()),
                                            "timesteps": meta["timesteps"]})
     assert state == "SUCCESS" and model.num_features == 16
+
+
+def test_with_detections_the_node_runs_the_sensing_model_and_its_tracker(ros_context):
+    """`input: detections` (what `sensing:=realistic` sets) loads the shipped sensing model,
+    whose metadata names the sensing and tracker it was trained through, so the feature node
+    builds that pipeline. Plausible bugs: the sensing model shipped but never picked (the
+    graph runs the ground-truth model on detections), or picked without its tracker."""
+    from dodge_lstm.core.features import WindowSpec
+
+    path = default_model(detections=True)
+    assert path.is_file() and path != default_model()
+    meta = json.loads(metadata_path_for(path).read_text())
+    assert (meta["sensing"], meta["tracker"]) == ("realistic", "kf")
+    state, model = configure(ros_context, {"input": "detections"})
+    assert state == "SUCCESS" and model.path == path
+    assert WindowSpec.from_metadata(model.metadata, path.name).tracker == "kf"
+    state, model = configure(ros_context, {"input": "balls"})
+    assert state == "SUCCESS" and model.path == default_model()
+    state, model = configure(ros_context, {"input": "lidar"})  # refused: FAILURE, no model
+    assert state == "FAILURE" and model is None

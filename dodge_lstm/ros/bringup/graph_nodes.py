@@ -142,7 +142,7 @@ def graph_nodes(opts: SimOptions) -> list[NodeSpec]:
         features: dict[str, Any] = {}
         if opts.senses:
             nodes.append(detector_node(opts))
-            features["input"] = "detections"
+            features["input"] = policy["input"] = "detections"
             if opts.tracker:
                 features["tracker"] = opts.tracker
         nodes += [NodeSpec("ball_features", "ball_features", features),

@@ -57,7 +57,8 @@ SIM_ARGUMENTS = (
                    SIMULATORS),
     LaunchArgument("sensing", "truth", "What the policy sees of the balls: truth (the "
                    "simulator's balls/odom) or realistic (ball_detector: 5 cm noise, 0.1 s "
-                   "late, 10% missed, clutter; the feature node tracks the detections; with "
+                   "late, 10% missed, clutter; the feature node tracks the detections and the "
+                   "policy runs default_sensing.tflite unless a model is named; with "
                    "policy:=expert the expert drives on the truth while the detections are "
                    "recorded; knobs in the ball_detector section of the parameters file)",
                    SENSING_PRESETS),

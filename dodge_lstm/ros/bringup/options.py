@@ -87,7 +87,7 @@ class SimOptions:
     @property
     def model_path(self) -> Path:
         """The model the policy node will load (`resources.resolve_model`)."""
-        return resolve_model(self.model, self.timesteps, self.units)
+        return resolve_model(self.model, self.timesteps, self.units, detections=self.senses)
 
     @property
     def spawner_mode(self) -> str:

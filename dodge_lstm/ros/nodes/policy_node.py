@@ -61,6 +61,11 @@ answering (ERROR log and diagnostics): more than the watchdog's stale limit, so 
 or a short burst of junk never trips it."""
 
 
+INPUTS = ("balls", "detections")
+"""What the feature node's rows come from (its `input` parameter): the policy picks its default
+model by it."""
+
+
 class DodgePolicy(LifecycleNode):
     """TFLite LSTM policy with a real lifecycle."""
 
@@ -70,7 +75,11 @@ class DodgePolicy(LifecycleNode):
         next_configure = " (takes effect at the next configure)"
         declare(self, "model", "", "Path of a .tflite model; empty: "
                 "lstm_t<timesteps>_u<units>.tflite from models_dir if either is set, else "
-                "models_dir/default.tflite" + next_configure, read_only=False)
+                "models_dir/default.tflite (default_sensing.tflite with input detections)"
+                + next_configure, read_only=False)
+        declare(self, "input", "balls", "Where the feature node's rows come from: balls "
+                "(ground truth) or detections (a detector and a tracker); picks the default "
+                "model" + next_configure, read_only=False)
         declare(self, "models_dir", str(models_dir()), "Folder of the shipped models"
                 + next_configure, read_only=False)
         declare(self, "timesteps", 0, "Window length: picks the grid model with units (the "
@@ -86,7 +95,7 @@ class DodgePolicy(LifecycleNode):
                 read_only=False)
         self.stamped = declare(self, "stamped", False, "Publish cmd_vel as "
                                "geometry_msgs/TwistStamped (nav2's default) instead of Twist")
-        live_parameters(self, ("timesteps", "units", "stale_periods", "report_period"),
+        live_parameters(self, ("timesteps", "units", "stale_periods", "report_period", "input"),
                         self.check_live, self.apply_live)
         self.model: TFLitePolicy | None = None
         self.model_path: Path | None = None
@@ -109,6 +118,8 @@ class DodgePolicy(LifecycleNode):
         for name in ("stale_periods", "report_period"):
             if name in changes and not changes[name] > 0:
                 raise ValueError(f"{name} must be > 0, got {changes[name]}")
+        if changes.get("input", "balls") not in INPUTS:
+            raise ValueError(f"input must be balls or detections, got {changes['input']!r}")
 
     def apply_live(self, changes: dict[str, Any]) -> None:
         """A new stale limit applies at once, a new report period to the running report timer."""
@@ -153,13 +164,17 @@ class DodgePolicy(LifecycleNode):
         return resolve_model(str(Path(explicit).expanduser()) if explicit else "",
                              self.get_parameter("timesteps").value or None,
                              self.get_parameter("units").value or None,
-                             Path(self.get_parameter("models_dir").value))
+                             Path(self.get_parameter("models_dir").value),
+                             detections=self.get_parameter("input").value == "detections")
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and check the model, tell the feature node its window; FAILURE with an
         actionable message on any problem."""
-        path = self.resolve_model_path()
         try:
+            if self.get_parameter("input").value not in INPUTS:
+                raise ValueError("input must be balls or detections, got "
+                                 f"{self.get_parameter('input').value!r}")
+            path = self.resolve_model_path()
             if not path.is_file():
                 raise ModelError(missing_model_hint(path))
             self.model = TFLitePolicy(path, timesteps=self.get_parameter("timesteps").value
