@@ -8,7 +8,7 @@ import argparse
 from dodge_lstm.cli_args import positive_int
 from dodge_lstm.cli_backend import add_backend_arg, factory_from_args
 from dodge_lstm.cli_outcomes import add_outcome_args, ball_log_for, describe, finish_outcomes
-from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args
+from dodge_lstm.cli_sensing import add_sensing_args, sensing_from_args, tracker_choice
 from dodge_lstm.cli_spawn import add_spawn_args, scenario_from_args
 
 
@@ -42,11 +42,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import json
 
     from dodge_lstm.core.evaluation import evaluate_scenario, scenario_table
+    from dodge_lstm.core.tracking import TRACKERS
     from dodge_lstm.runtime.learned_policy import make_policy
 
     if args.write_scores and not args.policy.endswith(".tflite"):
         raise ValueError("--write-scores needs a .tflite --policy: scores go into its .json")
-    sensing, tracker = sensing_from_args(args)
+    sensing, _ = sensing_from_args(args)  # the tracker waits for the policy: a model's own
     if args.write_scores and not sensing.is_truth:
         raise ValueError("--write-scores records truth-sensing rates; drop --sensing and its "
                          "knobs")
@@ -54,7 +55,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError("--write-scores records the arena's rates; drop --backend")
     make_arena = factory_from_args(args)
     policy = make_policy(args.policy, seed=args.seed, timesteps=args.timesteps)
-    sensing, tracker = sensing_from_args(args, getattr(policy, "tracker", ""))
+    tracker = TRACKERS[tracker_choice(args, getattr(policy, "tracker", ""))]
     scenarios = [scenario_from_args(args, n) for n in args.scenario]  # all checked before running
     log = ball_log_for(args)
     if log is not None and (len(scenarios) > 1 or len(scenarios[0].components) > 1):

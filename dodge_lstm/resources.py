@@ -48,8 +48,9 @@ setting; the `lstm_t<N>_u<U>` grid models are the 2020 study's two-slot configur
 
 SENSING_MODEL = "default_sensing.tflite"
 """The model a graph runs instead of `DEFAULT_MODEL` when its rows come from a detector
-(`sensing` not `truth`): the default model's shape, trained by privileged-teacher DAgger on rows
-through the `realistic` detector and its metadata's tracker (issue 16)."""
+(`sensing` not `truth`): the default model's shape, trained by DAgger on rows through the
+`realistic` detector and its metadata's tracker, labelled by the expert on those tracks (the
+`tracker` teacher, `core.teachers`; issue 16)."""
 
 
 def model_for(timesteps: int, units: int, directory: Path | None = None) -> Path:

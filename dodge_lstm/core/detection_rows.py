@@ -26,6 +26,11 @@ from dodge_lstm.core.odometry import finite_odometry, robot_state, stamp_ns
 from dodge_lstm.core.sensing import Detections
 from dodge_lstm.core.tracking import BallTrackerCV, TrackerConfig
 
+ROW_INPUTS = ("balls", "detections")
+"""Where a graph's rows come from: the simulator's `balls/odom` (ground truth) or
+`balls/detections` through a tracker (the feature node's `input`, and the policy node's, which
+picks its default model by it)."""
+
 HISTORY_TICKS = 50
 """Robot poses kept for converting reports captured up to this many ticks ago (5 s)."""
 

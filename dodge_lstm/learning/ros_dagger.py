@@ -81,6 +81,11 @@ class GraphSensing:
     def config(self) -> SensorConfig:
         return sensor_config(self.preset, **dict(self.knobs))
 
+    def seen(self) -> dict[str, Any]:
+        """`sensing` and `tracker` for `evaluate` and `record_expert`: the arena seen the same
+        way."""
+        return {"sensing": self.config, "tracker": TRACKERS[self.tracker]}
+
     def sim_args(self) -> list[str]:
         """The `dodge-lstm sim` flags for it (none for truth)."""
         if self.config.is_truth:
@@ -131,8 +136,7 @@ def _train_round(parts: list[Recording], rdir: Path, config: TrainConfig,
 
 def _score(model: Path, config: TrainConfig, balls: int,
            sensing: GraphSensing) -> tuple[EvalResult, EvalResult]:
-    policy = LearnedPolicy(model, timesteps=config.timesteps)
-    seen = {"sensing": sensing.config, "tracker": TRACKERS[sensing.tracker]}
+    policy, seen = LearnedPolicy(model, timesteps=config.timesteps), sensing.seen()
     return (evaluate(policy, balls, seed=SELECTION_SEED, arenas=64, **seen),
             evaluate(policy, balls, seed=REPORTED_SEED, arenas=64, **seen))
 
@@ -166,7 +170,7 @@ def run_ros_dagger(
     `ros_dagger.json` with every round and returns them. Round r's graph seed is `seed + r`."""
     config.validate()
     sensing = sensing or GraphSensing()
-    seen = {"sensing": sensing.config, "tracker": TRACKERS[sensing.tracker]}
+    seen = sensing.seen()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 

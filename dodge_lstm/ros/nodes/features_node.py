@@ -26,7 +26,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
 
-from dodge_lstm.core.detection_rows import DetectionRowBuilder
+from dodge_lstm.core.detection_rows import ROW_INPUTS, DetectionRowBuilder
 from dodge_lstm.core.feature_rows import FeatureRowBuilder
 from dodge_lstm.core.features import FeatureWindow, WindowSpec
 from dodge_lstm.core.odometry import stamp_ns
@@ -57,7 +57,7 @@ class BallFeatures(Node):
                                        "(the same, fixed alpha-beta gains) or raw (newest "
                                        "detection, finite-difference velocity); a model "
                                        "trained on detections brings its own (window spec)")
-        if self.input not in ("balls", "detections"):
+        if self.input not in ROW_INPUTS:
             raise ValueError(f"input must be balls or detections, got {self.input!r}")
         if self.default_tracker not in TRACKERS:
             raise ValueError(f"tracker must be one of {', '.join(TRACKERS)}, got "

@@ -42,6 +42,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from std_msgs.msg import Float32MultiArray, String
 
+from dodge_lstm.core.detection_rows import ROW_INPUTS
 from dodge_lstm.core.features import WindowSpec
 from dodge_lstm.core.rate_limit import TokenBucket
 from dodge_lstm.resources import missing_model_hint, models_dir, resolve_model
@@ -59,11 +60,6 @@ MUTE_PERIODS = 5
 """Control periods of windows that were all rejected before the policy reports itself as not
 answering (ERROR log and diagnostics): more than the watchdog's stale limit, so one bad window
 or a short burst of junk never trips it."""
-
-
-INPUTS = ("balls", "detections")
-"""What the feature node's rows come from (its `input` parameter): the policy picks its default
-model by it."""
 
 
 class DodgePolicy(LifecycleNode):
@@ -118,7 +114,7 @@ class DodgePolicy(LifecycleNode):
         for name in ("stale_periods", "report_period"):
             if name in changes and not changes[name] > 0:
                 raise ValueError(f"{name} must be > 0, got {changes[name]}")
-        if changes.get("input", "balls") not in INPUTS:
+        if changes.get("input", "balls") not in ROW_INPUTS:
             raise ValueError(f"input must be balls or detections, got {changes['input']!r}")
 
     def apply_live(self, changes: dict[str, Any]) -> None:
@@ -171,9 +167,7 @@ class DodgePolicy(LifecycleNode):
         """Load and check the model, tell the feature node its window; FAILURE with an
         actionable message on any problem."""
         try:
-            if self.get_parameter("input").value not in INPUTS:
-                raise ValueError("input must be balls or detections, got "
-                                 f"{self.get_parameter('input').value!r}")
+            self.check_live({"input": self.get_parameter("input").value})  # a file's value
             path = self.resolve_model_path()
             if not path.is_file():
                 raise ModelError(missing_model_hint(path))
